@@ -1,0 +1,118 @@
+"""Profiles, seeding, device choice and the cache directory: the settings every notebook reads.
+
+A *profile* says how big every experiment is. Notebooks never hard-code sizes or epochs;
+they ask ``get_profile()`` and use its fields, so one switch (``TLCOURSE_PROFILE``) takes
+the whole course from a seconds-long CI run (``smoke``) to a few minutes on a laptop
+(``cpu``) to full size on a GPU (``gpu``).
+"""
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+PROFILE_ENV = "TLCOURSE_PROFILE"
+CACHE_ENV = "TLCOURSE_CACHE"
+DEVICE_ENV = "TLCOURSE_DEVICE"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How big every experiment in the course is."""
+
+    name: str
+    image_size: int  # side of the small-CNN images, pixels (the CNN is built for 32)
+    backbone_image_size: int  # side fed to ImageNet backbones; 224 is what they were trained on
+    batch_size: int
+    epochs: int  # fine-tuning epochs per run
+    pretrain_samples: int  # rendered glyphs in the course's own source (pretraining) set
+    pretrain_epochs: int
+    seeds: tuple[int, ...]  # claims are reported as mean ± std over these
+    labels_per_class: tuple[int, ...]  # label budgets of the data-efficiency curves
+    max_eval: int  # cap on test-set size, keeps evaluation cheap
+    text_samples: int  # labelled tweets available to the NLP notebook
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke", image_size=32, backbone_image_size=96, batch_size=64, epochs=2,
+        pretrain_samples=1_000, pretrain_epochs=1, seeds=(0,), labels_per_class=(1, 5),
+        max_eval=200, text_samples=400,
+    ),
+    "cpu": Profile(
+        name="cpu", image_size=32, backbone_image_size=128, batch_size=64, epochs=15,
+        pretrain_samples=20_000, pretrain_epochs=4, seeds=(0, 1, 2),
+        labels_per_class=(1, 2, 5, 10, 20, 50), max_eval=1_000, text_samples=6_000,
+    ),
+    "gpu": Profile(
+        name="gpu", image_size=32, backbone_image_size=224, batch_size=128, epochs=30,
+        pretrain_samples=100_000, pretrain_epochs=10, seeds=(0, 1, 2, 3, 4),
+        labels_per_class=(1, 2, 5, 10, 20, 50, 100), max_eval=2_000, text_samples=20_000,
+    ),
+}
+
+
+def default_profile_name() -> str:
+    """``TLCOURSE_PROFILE`` if set, else ``gpu`` when CUDA is present, else ``cpu``."""
+    name = os.environ.get(PROFILE_ENV, "").strip().lower()
+    if name:
+        return name
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
+def get_profile(name: str | None = None, **overrides) -> Profile:
+    """The profile called ``name`` (default: :func:`default_profile_name`), with overrides.
+
+    >>> get_profile("smoke", epochs=3).epochs
+    3
+    """
+    name = (name or default_profile_name()).lower()
+    if name not in PROFILES:
+        raise ValueError(
+            f"Unknown profile {name!r}. Choose one of {sorted(PROFILES)} "
+            f"(set {PROFILE_ENV}=smoke|cpu|gpu, or call get_profile('cpu'))."
+        )
+    unknown = set(overrides) - {f.name for f in fields(Profile)}
+    if unknown:
+        raise ValueError(f"Profile has no field(s) {sorted(unknown)}; fields are "
+                         f"{[f.name for f in fields(Profile)]}.")
+    return replace(PROFILES[name], **overrides)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) so a run repeats exactly on CPU."""
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """The best available device: ``TLCOURSE_DEVICE`` or ``prefer`` if given, else cuda, mps, cpu."""
+    choice = prefer or os.environ.get(DEVICE_ENV)
+    if choice:
+        return torch.device(choice)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def cache_dir() -> Path:
+    """Where downloads and generated files live: ``TLCOURSE_CACHE``, else ``~/.cache/tlcourse``."""
+    root = os.environ.get(CACHE_ENV)
+    if root:
+        path = Path(root).expanduser()
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        path = Path(xdg) / "tlcourse"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
