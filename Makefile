@@ -6,6 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8888
+# LAB_EXTRA lets a test start exactly this server headless: make lab LAB_EXTRA="--no-browser ..."
+LAB_EXTRA ?=
 
 # Tests run offline on purpose: nothing may download at test time.
 TEST_ENV := TLCOURSE_PROFILE=smoke TLCOURSE_OFFLINE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg
@@ -20,7 +22,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lab: setup
-	$(BIN)/jupyter lab --ServerApp.allow_root=True --ServerApp.port=$(PORT) --ServerApp.root_dir=. notebooks/00_welcome.ipynb
+	$(BIN)/jupyter lab --ServerApp.allow_root=True --ServerApp.port=$(PORT) --ServerApp.root_dir=. $(LAB_EXTRA) notebooks/00_welcome.ipynb
 
 test: setup
 	$(TEST_ENV) $(BIN)/python -m pytest

@@ -45,7 +45,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "cpu": Profile(
         name="cpu", image_size=32, backbone_image_size=128, batch_size=64, epochs=15,
-        pretrain_samples=20_000, pretrain_epochs=4, seeds=(0, 1, 2),
+        pretrain_samples=20_000, pretrain_epochs=3, seeds=(0, 1, 2),
         labels_per_class=(1, 2, 5, 10, 20, 50), max_eval=1_000, text_samples=6_000,
     ),
     "gpu": Profile(

