@@ -10,7 +10,7 @@ PORT   ?= 8888
 LAB_EXTRA ?=
 
 # Tests run offline on purpose: nothing may download at test time.
-TEST_ENV := TLCOURSE_PROFILE=smoke TLCOURSE_OFFLINE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg
+TEST_ENV := TLCOURSE_CACHE=$(CURDIR)/.cache/test TLCOURSE_PROFILE=smoke TLCOURSE_OFFLINE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg
 
 .PHONY: setup lab test doctor clean-env
 setup: $(STAMP)

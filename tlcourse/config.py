@@ -28,30 +28,37 @@ class Profile:
     image_size: int  # side of the small-CNN images, pixels (the CNN is built for 32)
     backbone_image_size: int  # side fed to ImageNet backbones; 224 is what they were trained on
     batch_size: int
-    epochs: int  # fine-tuning epochs per run
+    epochs: int  # epochs of one interactive training run (the FreezePanel)
+    finetune_steps: int  # gradient steps per run in strategy comparisons, whatever the budget
     pretrain_samples: int  # rendered glyphs in the course's own source (pretraining) set
     pretrain_epochs: int
     seeds: tuple[int, ...]  # claims are reported as mean ± std over these
     labels_per_class: tuple[int, ...]  # label budgets of the data-efficiency curves
+    finetune_labels_per_class: tuple[int, ...]  # fewer budgets where every run trains a network
     max_eval: int  # cap on test-set size, keeps evaluation cheap
+    max_pool_per_class: int  # labelled examples per class that budgets are drawn from
     text_samples: int  # labelled tweets available to the NLP notebook
 
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
-        name="smoke", image_size=32, backbone_image_size=96, batch_size=64, epochs=2,
+        name="smoke", image_size=32, backbone_image_size=96, batch_size=64, epochs=2, finetune_steps=20,
         pretrain_samples=1_000, pretrain_epochs=1, seeds=(0,), labels_per_class=(1, 5),
-        max_eval=200, text_samples=400,
+        finetune_labels_per_class=(1,),
+        max_eval=200, max_pool_per_class=20, text_samples=400,
     ),
     "cpu": Profile(
-        name="cpu", image_size=32, backbone_image_size=128, batch_size=64, epochs=15,
+        name="cpu", image_size=32, backbone_image_size=128, batch_size=64, epochs=15, finetune_steps=150,
         pretrain_samples=20_000, pretrain_epochs=3, seeds=(0, 1, 2),
-        labels_per_class=(1, 2, 5, 10, 20, 50), max_eval=1_000, text_samples=6_000,
+        labels_per_class=(1, 2, 5, 10, 20, 50), finetune_labels_per_class=(1, 5, 20, 50),
+        max_eval=1_000, max_pool_per_class=200, text_samples=6_000,
     ),
     "gpu": Profile(
-        name="gpu", image_size=32, backbone_image_size=224, batch_size=128, epochs=30,
+        name="gpu", image_size=32, backbone_image_size=224, batch_size=128, epochs=30, finetune_steps=300,
         pretrain_samples=100_000, pretrain_epochs=10, seeds=(0, 1, 2, 3, 4),
-        labels_per_class=(1, 2, 5, 10, 20, 50, 100), max_eval=2_000, text_samples=20_000,
+        labels_per_class=(1, 2, 5, 10, 20, 50, 100),
+        finetune_labels_per_class=(1, 2, 5, 10, 20, 50, 100), max_eval=2_000,
+        max_pool_per_class=400, text_samples=20_000,
     ),
 }
 

@@ -5,6 +5,7 @@ import math
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 
 def photo_grid(photos: dict, labels: pd.DataFrame | None = None, columns: int = 3):
@@ -25,3 +26,139 @@ def photo_grid(photos: dict, labels: pd.DataFrame | None = None, columns: int = 
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def learning_curves(histories: dict, metric: str = "val_accuracy", ax=None):
+    """One line per run: ``metric`` per epoch. ``histories`` maps a label to a History or a
+    DataFrame with an ``epoch`` column. Returns the Axes."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    for label, history in histories.items():
+        frame = history.to_frame() if hasattr(history, "to_frame") else history
+        if metric not in frame:
+            raise ValueError(f"No {metric!r} in the history of {label!r}; it has {list(frame.columns)}"
+                             " (val_* columns need validation data passed to fit).")
+        ax.plot(frame["epoch"], frame[metric], marker="o", markersize=3, label=str(label))
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.5
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def data_efficiency(summary: pd.DataFrame, ax=None, title: str | None = None):
+    """Accuracy (mean ± std over seeds) against labels per class, log x, one line per strategy.
+
+    ``summary`` is the output of :func:`tlcourse.experiments.summarize`. Returns the Axes.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4))
+    for strategy, part in summary.groupby("strategy", sort=False):
+        part = part.sort_values("labels_per_class")
+        ax.errorbar(part["labels_per_class"], part["accuracy_mean"] * 100,
+                    yerr=part["accuracy_std"] * 100, marker="o", capsize=3, label=strategy)
+    ax.set_xscale("log")
+    budgets = sorted(int(b) for b in summary["labels_per_class"].unique())
+    ax.set_xticks(budgets, [str(b) for b in budgets])
+    ax.set_xlabel("labelled examples per class (log scale)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def compare_strategies(summary: pd.DataFrame, labels_per_class: int, ax=None):
+    """Bars with error bars: each strategy's accuracy at one label budget. Returns the Axes."""
+    part = summary[summary["labels_per_class"] == labels_per_class]
+    if part.empty:
+        raise ValueError(f"No results for {labels_per_class} labels per class; the summary has "
+                         f"{sorted(int(b) for b in summary['labels_per_class'].unique())}.")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    ax.bar(part["strategy"], part["accuracy_mean"] * 100, yerr=part["accuracy_std"] * 100,
+           capsize=4, color=plt.cm.tab10.colors[: len(part)])
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"{labels_per_class} labelled examples per class (mean ± std over seeds)")
+    ax.tick_params(axis="x", rotation=20)
+    return ax
+
+
+def image_grid(images, titles=None, columns: int = 8, cmap: str = "gray", size: float = 1.3):
+    """Small images (a tensor N x C x H x W, or N x H x W) in a grid. Returns the Figure."""
+    images = images.detach().cpu()
+    if images.dim() == 4:
+        images = images[:, 0] if images.shape[1] == 1 else images.permute(0, 2, 3, 1)
+    rows = math.ceil(len(images) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(images):
+            img = images[i]
+            img = (img - img.min()) / (img.max() - img.min() + 1e-8)  # filters have any sign
+            ax.imshow(img.numpy(), cmap=cmap)
+            if titles is not None:
+                ax.set_title(str(titles[i]), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def first_layer_filters(conv_weight, columns: int = 8):
+    """The first convolution's kernels as images: what the network looks for at the start."""
+    weight = conv_weight.detach().cpu()
+    if weight.dim() != 4:
+        raise ValueError(f"Expected a conv weight (out, in, kh, kw), got shape {tuple(weight.shape)}.")
+    return image_grid(weight if weight.shape[1] in (1, 3) else weight[:, :1], columns=columns)
+
+
+def feature_maps(model, image, block: str, channels: int = 16, columns: int = 8):
+    """What one block outputs for one image: its first ``channels`` activation maps.
+
+    ``image`` is one preprocessed input (C, H, W); ``block`` a name from
+    ``tlcourse.freeze.named_blocks(model)``. Returns the Figure.
+    """
+    import torch
+
+    from .freeze import named_blocks
+
+    blocks = named_blocks(model)
+    if block not in blocks:
+        raise ValueError(f"No block {block!r}; the blocks are {list(blocks)}.")
+    captured = []
+    hook = blocks[block].register_forward_hook(lambda module, inputs, output: captured.append(output))
+    try:
+        with torch.no_grad():
+            model.eval()(image.unsqueeze(0).to(next(model.parameters()).device))
+    finally:
+        hook.remove()
+    if not captured:
+        raise ValueError(f"Block {block!r} groups several layers and is never called as one; "
+                         f"pick one of the others: {list(blocks)}.")
+    maps = captured[0][0, :channels].unsqueeze(1)
+    return image_grid(maps, columns=columns)
+
+
+def feature_scatter(features, labels, classes, ax=None, title: str | None = None):
+    """Features (N, D) projected on their first two principal components, coloured by class.
+
+    Classes that form separate clouds are easy for a linear head. Returns the Axes.
+    """
+    from sklearn.decomposition import PCA
+
+    points = PCA(n_components=2, random_state=0).fit_transform(features.detach().cpu().numpy())
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4))
+    labels = labels.cpu().numpy()
+    for c, name in enumerate(classes):
+        mask = labels == c
+        ax.scatter(points[mask, 0], points[mask, 1], s=6, alpha=0.6, label=str(name))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=6, markerscale=2, ncol=2, loc="best")
+    return ax

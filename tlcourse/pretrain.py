@@ -7,7 +7,6 @@ with the ``cpu`` profile ships with the package, so no notebook has to wait for 
 """
 from __future__ import annotations
 
-from dataclasses import asdict
 from importlib.resources import files
 from pathlib import Path
 
@@ -42,10 +41,9 @@ def pretrain_small_cnn(profile: Profile | None = None, seed: int = 0, lr: float 
     model = SmallCNN(num_classes=len(glyphs.classes))
     history = fit(model, train, held_out, epochs=profile.pretrain_epochs, lr=lr,
                   batch_size=128, seed=seed, cosine=True, progress=progress)
-    meta = {"profile": asdict(profile) | {"seeds": list(profile.seeds),
-                                           "labels_per_class": list(profile.labels_per_class)},
-            "seed": seed, "lr": lr, "classes": list(glyphs.classes),
-            "source_accuracy": evaluate(model, held_out)["accuracy"], "torch": torch.__version__}
+    meta = {"profile": profile.name, "samples": profile.pretrain_samples,
+            "epochs": profile.pretrain_epochs, "seed": seed, "lr": lr, "classes": list(glyphs.classes),
+            "source_accuracy": evaluate(model, held_out)["accuracy"], "torch": str(torch.__version__)}
     return model, history, meta
 
 

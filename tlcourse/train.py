@@ -192,7 +192,8 @@ def without_head(model: nn.Module):
 
 
 def extract_features(model: nn.Module, data, batch_size: int = 256, transform: Transform | None = None,
-                     cache: str | Path | None = None, device=None, progress: bool = True) -> torch.Tensor:
+                     cache: str | Path | None = None, device=None, fast_gpu: bool = True,
+                     progress: bool = True) -> torch.Tensor:
     """Backbone features ``(N, D)`` (the input to the head), computed once and optionally cached.
 
     With ``cache`` (a file path), features are loaded from it when it exists and saved to it
@@ -207,8 +208,8 @@ def extract_features(model: nn.Module, data, batch_size: int = 256, transform: T
     with without_head(model), torch.inference_mode():
         for idx in tqdm(list(_batches(len(inputs), batch_size, None)), desc="features",
                         disable=not progress, leave=False):
-            xb = _to_device(inputs[idx], device, True)
-            with autocast(device):
+            xb = _to_device(inputs[idx], device, fast_gpu)
+            with autocast(device, fast_gpu):
                 chunks.append(model(transform(xb) if transform else xb).float().cpu())
     features = torch.cat(chunks).flatten(1)
     if cache is not None:

@@ -47,6 +47,11 @@ def few_shot_subset(ds, per_class: int, seed: int = 0):
     Budgets are nested: with one seed, the 5-per-class subset contains the 2-per-class one,
     so a data-efficiency curve adds labels instead of redrawing them.
     """
+    return ds.subset(few_shot_indices(ds, per_class, seed))
+
+
+def few_shot_indices(ds, per_class: int, seed: int = 0) -> torch.Tensor:
+    """The sorted positions that :func:`few_shot_subset` keeps (to index cached features)."""
     if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1:
         raise DataArgumentError(f"per_class is the number of labelled examples kept per class and must "
                                 f"be a positive int, e.g. 5; got {per_class!r}.")
@@ -57,4 +62,4 @@ def few_shot_subset(ds, per_class: int, seed: int = 0):
                 f"Class {name!r} has only {len(order)} examples, fewer than per_class={per_class}. "
                 f"Lower per_class to at most {len(order)}, or take the subset from a larger split.")
         chosen.append(order[:per_class])
-    return ds.subset(torch.cat(chosen).sort().values)
+    return torch.cat(chosen).sort().values

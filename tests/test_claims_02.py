@@ -1,0 +1,59 @@
+"""Claims of notebook 02 (feature extraction), measured with the `cpu` profile's settings:
+budgets (1, 2, 5, 10, 20, 50) labels per class (solar cells: 1 and 50), seeds (0, 1, 2), 150 steps per trained run,
+a 1,000-image balanced test set, budgets drawn from 200 images per class. Margins are in percentage points of test accuracy, means
+over the three seeds."""
+import pandas as pd
+import pytest
+
+from tlcourse import get_profile
+from tlcourse.experiments import Settings, compare, gain
+from tlcourse.tasks import lite0_task
+
+CPU = get_profile("cpu")
+
+
+@pytest.fixture(scope="module")
+def digits(cpu_digits):
+    return cpu_digits
+
+
+@pytest.fixture(scope="module")
+def probes(digits):
+    return compare(digits, ["linear_probe", "random_probe"], CPU.labels_per_class, CPU.seeds,
+                   Settings.for_profile(CPU), progress=False)
+
+
+@pytest.fixture(scope="module")
+def scratch(digits):
+    return compare(digits, ["scratch"], (1, 50), CPU.seeds, Settings.for_profile(CPU), progress=False)
+
+
+def test_with_one_label_per_class_the_pretrained_probe_beats_scratch_by_20_points(probes, scratch):
+    results = pd.concat([probes, scratch])
+    assert gain(results, "linear_probe").loc[1] >= 20  # measured: +28.1 (62.9% vs 34.8%)
+
+
+def test_pretrained_features_beat_random_features_at_every_budget(probes):
+    margins = gain(probes, "linear_probe", "random_probe")
+    assert (margins > 2).all(), margins  # measured: +30.7 at 1 label/class down to +3.0 at 50
+
+
+def test_with_50_labels_per_class_scratch_overtakes_the_frozen_probe(probes, scratch):
+    results = pd.concat([probes, scratch])
+    assert gain(results, "scratch", "linear_probe").loc[50] >= 1  # measured: +2.7 (96.4% vs 93.7%)
+
+
+@pytest.fixture(scope="module")
+def solar():
+    task = lite0_task("solar_cells", CPU)
+    return compare(task, ["linear_probe", "random_probe"], (1, 50), CPU.seeds,
+                   Settings.for_profile(CPU), progress=False)
+
+
+def test_solar_cells_with_one_label_per_class_stay_near_chance(solar):
+    means = solar.groupby(["strategy", "labels_per_class"])["accuracy"].mean()
+    assert means["linear_probe"][1] < 0.56  # measured: 48.6% (balanced test set: chance is 50%)
+
+
+def test_solar_cells_imagenet_features_pay_off_with_50_labels_per_class(solar):
+    assert gain(solar, "linear_probe", "random_probe").loc[50] >= 5  # measured: +10.2 (74.5% vs 64.3%)

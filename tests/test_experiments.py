@@ -1,0 +1,101 @@
+"""Strategy comparisons: the table's shape, what each strategy trains, determinism, summaries."""
+import pandas as pd
+import pytest
+import torch
+
+from tlcourse import get_profile
+from tlcourse.experiments import (STRATEGIES, Settings, compare, describe, gain, load_results, run_one,
+                                  save_results, summarize)
+from tlcourse.freeze import named_blocks
+from tlcourse.tasks import backbone_input, digits_task
+
+FAST = Settings(steps=4, batch_size=16)
+
+
+@pytest.fixture(scope="module")
+def task():
+    return digits_task(get_profile("smoke"))
+
+
+def test_task_split_is_disjoint_and_balanced(task):
+    assert len(task.test) == 200 and task.test.labels.bincount().tolist() == [20] * 10
+    pool_set = {tuple(x.flatten()[::37].tolist()) for x in task.test.images[:50]}
+    assert not any(tuple(x.flatten()[::37].tolist()) in pool_set for x in task.pool.images)
+
+
+def test_pretrained_model_reuses_the_letters_backbone(task):
+    torch.manual_seed(0)
+    pre, scratch = task.make_model(True), task.make_model(False)
+    pre_stem, scratch_stem = named_blocks(pre)["stem"][0].weight, named_blocks(scratch)["stem"][0].weight
+    assert not torch.equal(pre_stem, scratch_stem)
+    assert pre.head.out_features == 10
+
+
+def test_compare_returns_one_row_per_run(task):
+    results = compare(task, ["scratch", "linear_probe"], (1, 2), (0, 1), FAST, progress=False)
+    assert len(results) == 2 * 2 * 2
+    assert set(results.columns) >= {"strategy", "labels_per_class", "seed", "accuracy", "seconds",
+                                    "trainable_parameters"}
+    assert results["accuracy"].between(0, 1).all()
+
+
+def test_trainable_parameters_follow_the_strategy(task):
+    rows = {s: run_one(task, s, 1, 0, FAST) for s in STRATEGIES}
+    blocks = named_blocks(task.make_model(True))
+    size = {n: sum(p.numel() for p in b.parameters()) for n, b in blocks.items()}
+    assert rows["linear_probe"]["trainable_parameters"] == 256 * 10 + 10
+    assert rows["random_probe"]["trainable_parameters"] == 256 * 10 + 10
+    assert rows["finetune_last_k"]["trainable_parameters"] == size["block3"] + size["head"]
+    assert rows["finetune_all"]["trainable_parameters"] == sum(size.values())
+    assert rows["scratch"]["trainable_parameters"] == sum(size.values())
+
+
+def test_runs_repeat_exactly_for_a_seed(task):
+    a = run_one(task, "finetune_all", 2, 3, FAST)
+    b = run_one(task, "finetune_all", 2, 3, FAST)
+    assert a["accuracy"] == b["accuracy"]
+
+
+def test_unknown_strategy_names_the_real_ones(task):
+    with pytest.raises(ValueError, match="linear_probe"):
+        run_one(task, "freeze_half", 1, 0, FAST)
+
+
+def _table():
+    return pd.DataFrame({"task": "t", "strategy": ["scratch"] * 2 + ["linear_probe"] * 2,
+                         "labels_per_class": 1, "seed": [0, 1, 0, 1],
+                         "accuracy": [0.4, 0.6, 0.7, 0.9], "seconds": 1.0,
+                         "trainable_parameters": [100, 100, 10, 10]})
+
+
+def test_summarize_and_gain_compute_mean_std_and_points():
+    summary = summarize(_table()).set_index("strategy")
+    assert summary.loc["scratch", "accuracy_mean"] == pytest.approx(0.5)
+    assert summary.loc["linear_probe", "accuracy_std"] == pytest.approx(0.1414, abs=1e-4)
+    assert summary.loc["scratch", "runs"] == 2
+    assert gain(_table(), "linear_probe").loc[1] == pytest.approx(30.0)
+
+
+def test_results_round_trip_and_missing_file(tmp_path):
+    path = save_results(_table(), tmp_path / "runs" / "r.csv")
+    pd.testing.assert_frame_equal(load_results(path), _table())
+    with pytest.raises(FileNotFoundError, match="save_results"):
+        load_results(tmp_path / "nothing.csv")
+
+
+def test_settings_follow_the_profile():
+    assert Settings.for_profile(get_profile("cpu")).steps == get_profile("cpu").finetune_steps
+    assert Settings.for_profile(get_profile("smoke"), steps=3).steps == 3
+
+
+def test_backbone_input_makes_normalised_colour_images():
+    x = torch.rand(2, 1, 28, 28)
+    y = backbone_input(64)(x)
+    assert y.shape == (2, 3, 64, 64)
+    assert y.min() >= -1 and y.max() <= 1 and torch.equal(y[:, 0], y[:, 2])
+
+
+def test_describe_says_who_is_ahead_by_how_much():
+    text = describe(_table(), "linear_probe")
+    assert text.strip() == ("1 labels/class: linear_probe beats scratch by 30.0 points "
+                            "(80.0% ± 14.1 vs 50.0% ± 14.1)")

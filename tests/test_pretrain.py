@@ -1,0 +1,91 @@
+"""tlcourse.pretrain and `tlcourse pretrain`: pretraining repeats exactly for a seed, checkpoints
+round-trip through ``torch.load(weights_only=True)``, and a missing checkpoint says what to do.
+
+Every training run here uses the ``smoke`` profile (1,000 glyphs, 1 epoch): a few seconds each.
+"""
+import string
+
+import pytest
+import torch
+
+from tlcourse import cli, get_profile
+from tlcourse import pretrain as pretrain_module
+from tlcourse.models import SmallCNN
+from tlcourse.pretrain import (load_pretrained_cnn, pretrain_small_cnn, save_checkpoint,
+                               shipped_checkpoint_path)
+from tlcourse.train import History
+
+SMOKE = get_profile("smoke")
+LETTERS = list(string.ascii_uppercase)
+
+
+def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    """Every tensor of the two state dicts (BatchNorm statistics included) is bit for bit equal."""
+    a, b = a.state_dict(), b.state_dict()
+    return a.keys() == b.keys() and all(torch.equal(a[k].cpu(), b[k].cpu()) for k in a)
+
+
+@pytest.fixture(scope="module")
+def smoke_run():
+    return pretrain_small_cnn(SMOKE, seed=0, progress=False)
+
+
+def test_pretraining_records_how_the_model_was_made(smoke_run):
+    model, history, meta = smoke_run
+    assert isinstance(model, SmallCNN) and model.head.out_features == 26 and not model.training
+    assert meta["classes"] == LETTERS  # digits are left out: later notebooks transfer to them
+    assert (meta["profile"], meta["samples"], meta["epochs"], meta["seed"]) == (
+        "smoke", SMOKE.pretrain_samples, SMOKE.pretrain_epochs, 0)
+    assert [row["epoch"] for row in history.rows] == list(range(1, SMOKE.pretrain_epochs + 1))
+    assert meta["source_accuracy"] == pytest.approx(history.final["val_accuracy"])
+
+
+def test_the_same_seed_gives_identical_weights(smoke_run):
+    again, _, meta = pretrain_small_cnn(SMOKE, seed=0, progress=False)
+    assert same_weights(smoke_run[0], again), "pretraining must repeat exactly on the CPU for a seed"
+    assert meta["source_accuracy"] == smoke_run[2]["source_accuracy"]
+
+
+def test_pretraining_starts_from_the_seeded_initialisation(monkeypatch):
+    """Notebook 01 rebuilds the shipped model's starting point with torch.manual_seed(0)."""
+    monkeypatch.setattr(pretrain_module, "fit", lambda *args, **kwargs: History())
+    untrained, _, _ = pretrain_small_cnn(SMOKE, seed=0, progress=False)
+    torch.manual_seed(0)
+    assert same_weights(untrained, SmallCNN(num_classes=26))
+
+
+def test_a_checkpoint_round_trips_with_weights_only_loading(smoke_run, tmp_path):
+    model, _, meta = smoke_run
+    path = save_checkpoint(model, meta, tmp_path / "new" / "dir" / "letters.pt")
+    assert path.is_file()
+    torch.load(path, weights_only=True)  # plain types only: no pickled code needed
+    reloaded, reloaded_meta = load_pretrained_cnn(path)
+    assert reloaded_meta == meta
+    assert same_weights(model, reloaded) and not reloaded.training
+
+
+def test_the_shipped_checkpoint_loads_by_default():
+    assert shipped_checkpoint_path().is_file()
+    model, meta = load_pretrained_cnn()
+    assert meta["classes"] == LETTERS and model.head.out_features == 26
+    assert meta["seed"] == 0
+
+
+def test_a_missing_checkpoint_says_how_to_make_one(tmp_path):
+    missing = tmp_path / "nowhere.pt"
+    with pytest.raises(FileNotFoundError) as err:
+        load_pretrained_cnn(missing)
+    message = str(err.value)
+    assert str(missing) in message
+    assert f"tlcourse pretrain --out {missing}" in message and "notebook 01" in message
+    assert "omit the path" in message
+
+
+def test_cli_pretrain_saves_the_same_model_and_reports_its_accuracy(smoke_run, tmp_path, capsys):
+    out = tmp_path / "x.pt"
+    assert cli.main(["pretrain", "--profile", "smoke", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "held-out letter accuracy" in printed and str(out) in printed
+    model, meta = load_pretrained_cnn(out)
+    assert meta["profile"] == "smoke" and meta["seed"] == 0
+    assert same_weights(model, smoke_run[0]), "the CLI must run the same deterministic pretraining"

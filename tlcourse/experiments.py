@@ -1,0 +1,181 @@
+"""Compare transfer strategies against training from scratch, over label budgets and seeds.
+
+A :class:`Task` says what the target is (a pool of labelled images to draw budgets from and a
+fixed test set) and how to build the model, pretrained or not. :func:`compare` runs each
+strategy for each labels-per-class budget and seed and returns a tidy table, one row per run;
+:func:`summarize` turns it into mean ± std. Every notebook comparison goes through here.
+
+Strategies:
+
+- ``scratch``: the same architecture, randomly initialised, every block trained;
+- ``linear_probe``: the pretrained backbone frozen, features computed once and cached,
+  logistic regression on top (:func:`tlcourse.train.fit_linear_probe`);
+- ``random_probe``: the same probe on a *randomly initialised* backbone: what the
+  architecture alone gives, without pretraining;
+- ``finetune_all``: the pretrained model with a new head, every block trained;
+- ``finetune_last_k``: the pretrained model, only its last ``k`` blocks trained (head included).
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .config import seed_everything
+from .data import few_shot_indices
+from .freeze import count_parameters, last_blocks, set_trainable, unfreeze
+from .train import Transform, evaluate, extract_features, fit, fit_linear_probe
+
+STRATEGIES = ("scratch", "linear_probe", "random_probe", "finetune_all", "finetune_last_k")
+
+
+@dataclass
+class Task:
+    """A target task: where labelled examples come from and which model to adapt.
+
+    ``make_model(pretrained)`` returns a fresh model with a head for ``num_classes``: with the
+    pretrained backbone when ``pretrained`` is True, randomly initialised otherwise.
+    """
+
+    name: str
+    pool: object  # ImageDataset to draw the labelled budget from
+    test: object  # ImageDataset held out for every run
+    make_model: Callable[[bool], nn.Module]
+    transform: Transform | None = None  # batch -> what the model expects (resize, 3 channels)
+    _features: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.pool.classes)
+
+    def features(self, pretrained: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Backbone features of the pool and the test set, computed once per backbone."""
+        if pretrained not in self._features:
+            torch.manual_seed(0)  # the random backbone is the same one for every run
+            model = self.make_model(pretrained)
+            self._features[pretrained] = tuple(
+                extract_features(model, part, transform=self.transform, progress=False)
+                for part in (self.pool, self.test))
+        return self._features[pretrained]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How each run trains. ``steps`` is the same for every budget, so a 10-image run and a
+    500-image run get the same number of updates."""
+
+    steps: int = 150  # gradient steps per fine-tuning run
+    batch_size: int = 32
+    lr_scratch: float = 3e-3  # a fresh network can take large steps
+    lr_finetune: float = 1e-3  # smaller: large steps would wash out what was pretrained
+    k: int = 2  # blocks trained by finetune_last_k (the head counts as one)
+    decay: float = 1.0  # < 1: each block nearer the input learns at decay x the next one's rate
+    bn_policy: str = "frozen_eval"  # what BatchNorm layers do (tlcourse.freeze.apply_bn_policy)
+    C: float = 1.0  # inverse L2 strength of the linear probe, as in scikit-learn
+
+    @classmethod
+    def for_profile(cls, profile, **overrides) -> "Settings":
+        """Settings sized by a profile (its ``finetune_steps``), with any field overridden."""
+        return cls(**{"steps": profile.finetune_steps, **overrides})
+
+
+def _fit_steps(model: nn.Module, train, task: Task, settings: Settings, lr: float, decay: float,
+               seed: int) -> None:
+    n = len(train)
+    batch = min(settings.batch_size, n)
+    epochs = math.ceil(settings.steps / math.ceil(n / batch))
+    fit(model, train, epochs=epochs, lr=lr, decay=decay, batch_size=batch, seed=seed,
+        transform=task.transform, bn_policy=settings.bn_policy, cosine=True, progress=False)
+
+
+def _probe(task: Task, indices: torch.Tensor, pretrained: bool, settings: Settings) -> tuple[float, int]:
+    (pool_x, test_x), labels = task.features(pretrained), task.pool.labels
+    probe = fit_linear_probe(pool_x[indices], labels[indices], task.num_classes, C=settings.C)
+    with torch.no_grad():
+        accuracy = (probe(test_x).argmax(1) == task.test.labels).float().mean().item()
+    return accuracy, probe.linear.weight.numel() + probe.linear.bias.numel()
+
+
+def run_one(task: Task, strategy: str, per_class: int, seed: int, settings: Settings) -> dict:
+    """One run: draw ``per_class`` labels per class with ``seed``, adapt, test. One table row."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"Unknown strategy {strategy!r}; choose from {STRATEGIES}.")
+    indices = few_shot_indices(task.pool, per_class, seed=seed)
+    start = time.perf_counter()
+    if strategy in ("linear_probe", "random_probe"):
+        accuracy, trainable = _probe(task, indices, strategy == "linear_probe", settings)
+    else:
+        seed_everything(seed)
+        model = task.make_model(strategy != "scratch")
+        unfreeze(model)
+        if strategy == "finetune_last_k":
+            set_trainable(model, last_blocks(model, settings.k))
+        scratch = strategy == "scratch"  # a fresh network has nothing to protect: one rate
+        lr, decay = (settings.lr_scratch, 1.0) if scratch else (settings.lr_finetune, settings.decay)
+        _fit_steps(model, task.pool.subset(indices), task, settings, lr, decay, seed)
+        accuracy = evaluate(model, task.test, transform=task.transform)["accuracy"]
+        trainable = count_parameters(model, trainable_only=True)
+    return {"task": task.name, "strategy": strategy, "labels_per_class": per_class, "seed": seed,
+            "accuracy": accuracy, "seconds": time.perf_counter() - start,
+            "trainable_parameters": trainable}
+
+
+def compare(task: Task, strategies, labels_per_class, seeds, settings: Settings | None = None,
+            progress: bool = True) -> pd.DataFrame:
+    """Every strategy x budget x seed; one row per run (accuracy is a fraction of the test set)."""
+    settings = settings or Settings()
+    runs = [(s, b, seed) for b in labels_per_class for s in strategies for seed in seeds]
+    rows = [run_one(task, s, b, seed, settings)
+            for s, b, seed in tqdm(runs, desc=task.name, disable=not progress, leave=False)]
+    return pd.DataFrame(rows)
+
+
+def summarize(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation of accuracy (and mean seconds) per strategy and budget."""
+    grouped = results.groupby(["task", "strategy", "labels_per_class"], sort=False)
+    table = grouped.agg(accuracy_mean=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
+                        runs=("seed", "count"), seconds=("seconds", "mean"),
+                        trainable_parameters=("trainable_parameters", "first")).reset_index()
+    table["accuracy_std"] = table["accuracy_std"].fillna(0.0)
+    return table
+
+
+def gain(results: pd.DataFrame, strategy: str, baseline: str = "scratch") -> pd.Series:
+    """Mean accuracy of ``strategy`` minus ``baseline`` per budget, in percentage points."""
+    means = results.groupby(["strategy", "labels_per_class"])["accuracy"].mean()
+    return ((means[strategy] - means[baseline]) * 100).rename(f"{strategy} - {baseline} (points)")
+
+
+def save_results(results: pd.DataFrame, path: str | Path) -> Path:
+    """Write the run table as CSV so later runs (or another learner's) can be compared."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    results.to_csv(path, index=False)
+    return path
+
+
+def load_results(path: str | Path) -> pd.DataFrame:
+    if not Path(path).exists():
+        raise FileNotFoundError(f"No results at {path}: run compare(...) and save_results(...) first.")
+    return pd.read_csv(path)
+
+
+def describe(results: pd.DataFrame, strategy: str, baseline: str = "scratch") -> str:
+    """One sentence per budget: how far ``strategy`` is ahead of (or behind) ``baseline``."""
+    means = results.groupby(["strategy", "labels_per_class"])["accuracy"].mean() * 100
+    stds = results.groupby(["strategy", "labels_per_class"])["accuracy"].std().fillna(0) * 100
+    lines = []
+    for budget in sorted(means[strategy].index):
+        a, b = means[strategy][budget], means[baseline][budget]
+        word = "beats" if a > b else "trails"
+        lines.append(f"{budget:>4} labels/class: {strategy} {word} {baseline} by {abs(a - b):4.1f} "
+                     f"points ({a:.1f}% ± {stds[strategy][budget]:.1f} vs {b:.1f}% ± "
+                     f"{stds[baseline][budget]:.1f})")
+    return "\n".join(lines)

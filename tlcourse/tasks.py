@@ -1,0 +1,74 @@
+"""The target tasks the notebooks measure, each a :class:`tlcourse.experiments.Task`.
+
+- :func:`digits_task`: the letters-pretrained SmallCNN on real handwritten digits (near transfer:
+  strokes on a dark background, but it has never seen a digit);
+- :func:`lite0_task`: the ImageNet EfficientNet-Lite0 on any offline image set, digits or
+  solar-cell scans (far transfer: grey scans are nothing like ImageNet photos).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import Profile, get_profile
+from .data import few_shot_subset, load, stratified_split
+from .experiments import Task
+from .models import SmallCNN, pretrained
+from .pretrain import load_pretrained_cnn
+
+
+def backbone_input(size: int, mean: float = 0.5, std: float = 0.5):
+    """A batch transform: grey or RGB images in [0, 1] -> 3 x size x size, normalised.
+
+    EfficientNet-Lite0 was trained on inputs scaled to [-1, 1] (mean = std = 0.5).
+    """
+    def transform(x: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        return (x - mean) / std
+
+    return transform
+
+
+def _split(data, profile: Profile):
+    """A fixed split: a pool to draw label budgets from and a class-balanced test set.
+
+    The test set has at most ``profile.max_eval`` images, the pool at most
+    ``profile.max_pool_per_class`` per class: enough for every budget and different draws per
+    seed, while keeping feature extraction cheap.
+    """
+    pool, test = stratified_split(data, test_fraction=0.2, seed=0)
+    test_per_class = min(profile.max_eval // len(data.classes), int(test.labels.bincount().min()))
+    pool_per_class = min(profile.max_pool_per_class, int(pool.labels.bincount().min()))
+    return few_shot_subset(pool, pool_per_class, seed=0), few_shot_subset(test, test_per_class, seed=0)
+
+
+def digits_task(profile: Profile | None = None, checkpoint=None) -> Task:
+    """Letters-pretrained SmallCNN (``checkpoint``, default: the shipped one) -> mnist5k at 32x32."""
+    profile = profile or get_profile()
+    pool, test = _split(load("mnist5k", size=32), profile)
+    source, _ = load_pretrained_cnn(checkpoint)
+
+    def make_model(use_pretrained: bool) -> nn.Module:
+        model = SmallCNN(num_classes=10)
+        if use_pretrained:
+            state = {k: v for k, v in source.state_dict().items() if not k.startswith("head.")}
+            model.load_state_dict(state, strict=False)  # everything but the 26-letter head
+        return model
+
+    return Task("letters->digits", pool, test, make_model)
+
+
+def lite0_task(dataset: str = "mnist5k", profile: Profile | None = None, **load_kwargs) -> Task:
+    """ImageNet EfficientNet-Lite0 -> an offline image set, at ``profile.backbone_image_size``."""
+    profile = profile or get_profile()
+    data = load(dataset, **load_kwargs)
+    pool, test = _split(data, profile)
+
+    def make_model(use_pretrained: bool) -> nn.Module:
+        return pretrained("efficientnet_lite0", num_classes=len(data.classes), weights=use_pretrained)
+
+    return Task(f"imagenet->{dataset}", pool, test, make_model,
+                transform=backbone_input(profile.backbone_image_size))

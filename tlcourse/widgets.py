@@ -1,0 +1,248 @@
+"""The FreezePanel of notebook 03: pick which blocks learn, train, compare against scratch.
+
+The panel is a thin view over :mod:`tlcourse.freeze` and :func:`tlcourse.train.fit`: a toggle
+per block, the learning rate, epochs, discriminative decay and BatchNorm policy as controls,
+and a Train button. Every click trains a *fresh* pretrained model, so runs differ only in the
+settings shown, and adds one row to ``panel.results``.
+
+Everything the buttons do is also a plain method (``panel.train(...)``, ``panel.plot()``), so
+a notebook can script it and tests can run it without a browser. Without ipywidgets the panel
+still trains and records; only the controls are missing.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from torch import nn
+
+from .config import get_profile, seed_everything
+from .experiments import Settings
+from .freeze import (BN_POLICIES, apply_bn_policy, count_parameters, named_blocks, param_groups,
+                     set_trainable, trainable_blocks, unfreeze)
+from .plots import learning_curves
+from .train import History, Transform, fit
+
+try:  # the controls need ipywidgets (which brings IPython); the panel itself does not
+    import ipywidgets as widgets
+    from IPython.display import display
+except ImportError:
+    widgets = None
+
+INSTALL_HINT = ("The FreezePanel's controls need ipywidgets: run `python -m pip install ipywidgets` "
+                "and restart the kernel. Until then, script it: panel.train(trainable=['head']), "
+                "panel.results, panel.plot().")
+SCRATCH = "scratch"  # the baseline's label in histories and on the plot
+RESULT_COLUMNS = ("run", "trainable_blocks", "lr", "decay", "bn_policy", "epochs",
+                  "trainable_params", "final_val_accuracy", "best_val_accuracy", "seconds",
+                  "images_per_second")
+
+
+def trainable_text(model: nn.Module) -> str:
+    """One line for the learner: how many parameters will learn, and in which blocks."""
+    trainable, total = count_parameters(model, trainable_only=True), count_parameters(model)
+    blocks = trainable_blocks(model)
+    where = (f"in blocks: {', '.join(blocks)}" if blocks
+             else "- every block is frozen: turn on at least the head")
+    return f"trainable: {trainable:,} of {total:,} parameters ({trainable / total:.1%}) {where}"
+
+
+class FreezePanel:
+    """Fine-tune a pretrained model with chosen blocks frozen, and compare runs against scratch.
+
+    ``make_model()`` returns a fresh pretrained model (e.g. ``lambda: task.make_model(True)``);
+    ``train`` and ``val`` are ImageDatasets (or ``(inputs, labels)`` pairs). With ``baseline``
+    and ``make_scratch_model`` (the same architecture, randomly initialised), a from-scratch
+    run is trained once, the first time Train is clicked, with every block learning at
+    ``Settings.lr_scratch`` and the epochs of that first run. ``epochs`` and ``batch_size``
+    default to the profile's. ``seed`` is reset before every model is built, so the new head
+    starts from the same weights in every run and a run repeats exactly on CPU.
+
+    After training: ``panel.model`` (the last trained model), ``panel.results`` (one row per
+    run), ``panel.histories`` (label -> History, the baseline first).
+    """
+
+    def __init__(self, make_model: Callable[[], nn.Module], train, val, *,
+                 make_scratch_model: Callable[[], nn.Module] | None = None,
+                 transform: Transform | None = None, epochs: int | None = None, lr: float = 1e-3,
+                 batch_size: int | None = None, seed: int = 0, baseline: bool = True):
+        profile = get_profile()
+        self.make_model, self.make_scratch_model = make_model, make_scratch_model
+        self.train_data, self.val_data, self.transform = train, val, transform
+        self.batch_size, self.seed, self.baseline = batch_size or profile.batch_size, seed, baseline
+        self.defaults = {"trainable": ["head"], "lr": lr, "epochs": epochs or profile.epochs,
+                         "decay": 1.0, "bn_policy": "frozen_eval"}
+        self._template = make_model()  # never trained: names the blocks and counts parameters
+        self.blocks = list(named_blocks(self._template))
+        self.histories: dict[str, History] = {}
+        self._rows: list[dict] = []
+        self.model: nn.Module | None = None
+        self.last_error: str | None = None  # the message of the last click that could not train
+        self.widget = self._build_controls() if widgets is not None else None
+        if self.widget is not None:
+            self._update_count()
+
+    # --- what a notebook calls -------------------------------------------------------------
+
+    def settings(self) -> dict:
+        """What the controls show now (without ipywidgets: the constructor's defaults)."""
+        if self.widget is None:
+            return dict(self.defaults)
+        return {"trainable": [name for name, toggle in self.toggles.items() if toggle.value],
+                "lr": self.lr_slider.value, "epochs": self.epochs_slider.value,
+                "decay": self.decay_slider.value, "bn_policy": self.bn_dropdown.value}
+
+    def train(self, trainable: Iterable[str] | None = None, lr: float | None = None,
+              epochs: int | None = None, decay: float | None = None,
+              bn_policy: str | None = None) -> dict:
+        """Train a fresh pretrained model in which exactly the ``trainable`` blocks learn.
+
+        An argument left as None takes what the controls show. Bad settings raise ValueError
+        before anything trains (an unknown block, every block frozen, lr <= 0, decay outside
+        (0, 1], an unknown BatchNorm policy). Returns the run's row of ``results``.
+        """
+        chosen = {"trainable": trainable, "lr": lr, "epochs": epochs, "decay": decay,
+                  "bn_policy": bn_policy}
+        settings = self.settings() | {k: v for k, v in chosen.items() if v is not None}
+        settings["trainable"] = list(settings["trainable"])
+        self._check(settings)
+        self._train_baseline(settings["epochs"])
+        seed_everything(self.seed)
+        model = set_trainable(self.make_model(), settings["trainable"])
+        history = self._fit(model, settings["lr"], settings["epochs"], settings["decay"],
+                            settings["bn_policy"])
+        row = self._record(model, history, settings)
+        self.model = model
+        self.histories[f"run {row['run']}: {'+'.join(settings['trainable'])}, lr {row['lr']:.0e}"] = history
+        if self.widget is not None:
+            self._render()
+        return row
+
+    @property
+    def results(self) -> pd.DataFrame:
+        """One row per run, in order; accuracies are fractions of the validation set, seconds
+        count training only. The scratch baseline is in ``histories`` and the plot, not here."""
+        return pd.DataFrame(self._rows, columns=list(RESULT_COLUMNS))
+
+    def plot(self, ax=None):
+        """Validation accuracy per epoch: the scratch baseline, every run, the latest in bold."""
+        if not self.histories:
+            raise ValueError("Nothing to plot yet: train a run first (click Train, or panel.train()).")
+        ax = learning_curves(self.histories, "val_accuracy", ax)
+        ax.lines[-1].set_linewidth(2.5)  # the run just trained is the last one drawn
+        ax.set_title("validation accuracy: fine-tuning runs vs training from scratch")
+        return ax
+
+    def _ipython_display_(self):
+        """``display(panel)``, or the panel on a cell's last line, shows the controls."""
+        if self.widget is None:
+            print(INSTALL_HINT)
+        else:
+            display(self.widget)
+
+    # --- training --------------------------------------------------------------------------
+
+    def _check(self, settings: dict) -> None:
+        """Fail before any training, with freeze's own messages (they list the real blocks)."""
+        set_trainable(self._template, settings["trainable"])
+        param_groups(self._template, settings["lr"], settings["decay"])
+        apply_bn_policy(self._template, settings["bn_policy"])
+        if settings["epochs"] < 1:
+            raise ValueError(f"epochs must be at least 1, got {settings['epochs']}.")
+
+    def _fit(self, model: nn.Module, lr: float, epochs: int, decay: float = 1.0,
+             bn_policy: str = "frozen_eval") -> History:
+        return fit(model, self.train_data, self.val_data, epochs=epochs, lr=lr, decay=decay,
+                   batch_size=self.batch_size, bn_policy=bn_policy, seed=self.seed,
+                   transform=self.transform, progress=False)
+
+    def _train_baseline(self, epochs: int) -> None:
+        """The from-scratch run, every block learning: trained once, the first time it is needed."""
+        if not self.baseline or self.make_scratch_model is None or SCRATCH in self.histories:
+            return
+        seed_everything(self.seed)
+        model = unfreeze(self.make_scratch_model())
+        self.histories[SCRATCH] = self._fit(model, Settings().lr_scratch, epochs)
+
+    def _record(self, model: nn.Module, history: History, settings: dict) -> dict:
+        """Append the run's row to ``results`` and return it."""
+        rows = history.rows
+        row = {"run": len(self._rows) + 1, "trainable_blocks": ", ".join(trainable_blocks(model)),
+               "lr": settings["lr"], "decay": settings["decay"], "bn_policy": settings["bn_policy"],
+               "epochs": len(rows), "trainable_params": count_parameters(model, trainable_only=True),
+               "final_val_accuracy": history.final["val_accuracy"],
+               "best_val_accuracy": history.best_val_accuracy,
+               "seconds": sum(r["seconds"] for r in rows),
+               "images_per_second": sum(r["images_per_second"] for r in rows) / len(rows)}
+        self._rows.append(row)
+        return row
+
+    # --- the controls (only with ipywidgets) ----------------------------------------------
+
+    def _build_controls(self):
+        """One toggle per block (pressed = trainable), the training settings, Train, output."""
+        d, wide = self.defaults, {"description_width": "initial"}
+        self.toggles = {name: widgets.ToggleButton(value=name in d["trainable"], description=name,
+                                                   tooltip="pressed: trainable; released: frozen")
+                        for name in self.blocks}
+        self.lr_slider = widgets.FloatLogSlider(value=d["lr"], base=10, min=-5, max=-1, step=0.25,
+                                                readout_format=".0e", description="learning rate", style=wide)
+        self.epochs_slider = widgets.IntSlider(value=d["epochs"], min=1, max=max(50, d["epochs"]),
+                                               description="epochs", style=wide)
+        self.decay_slider = widgets.FloatSlider(value=d["decay"], min=0.1, max=1.0, step=0.05,
+                                                description="LR decay per block", style=wide)
+        self.bn_dropdown = widgets.Dropdown(options=BN_POLICIES, value=d["bn_policy"],
+                                            description="BatchNorm", style=wide)
+        self.train_button = widgets.Button(description="Train", button_style="primary", icon="play")
+        self.count_label, self.status, self.output = widgets.Label(), widgets.Label(), widgets.Output()
+        for toggle in self.toggles.values():
+            toggle.observe(self._update_count, names="value")
+        self.train_button.on_click(self._on_train_click)
+        return widgets.VBox([
+            widgets.HBox([widgets.Label("trainable blocks, input to head:"), *self.toggles.values()]),
+            self.count_label,
+            widgets.HBox([self.lr_slider, self.epochs_slider]),
+            widgets.HBox([self.decay_slider, self.bn_dropdown]),
+            widgets.HBox([self.train_button, self.status]),
+            self.output])
+
+    def _update_count(self, _change=None) -> None:
+        set_trainable(self._template, self.settings()["trainable"])
+        self.count_label.value = trainable_text(self._template)
+
+    def _on_train_click(self, _button) -> None:
+        """Train with what the controls show; a bad setting becomes a message, not a traceback."""
+        self.train_button.disabled = True  # greyed out while training, so a second click cannot queue a run
+        self.status.value = "training..."
+        try:
+            row = self.train()
+        except ValueError as err:
+            self.last_error = str(err)
+            self._show_message(f"Could not train: {err}\n")
+            self.status.value = "not trained: see the message below"
+        else:
+            self.last_error = None
+            self.status.value = self._summary(row)
+        finally:
+            self.train_button.disabled = False
+
+    def _show_message(self, text: str) -> None:
+        """Replace the output area with ``text`` in one update: clear_output() followed by
+        append_stdout() can race in the browser and lose the text."""
+        self.output.outputs = ({"output_type": "stream", "name": "stdout", "text": text},)
+
+    def _summary(self, row: dict) -> str:
+        scratch = self.histories.get(SCRATCH)
+        versus = f" (scratch: {scratch.best_val_accuracy:.1%})" if scratch else ""
+        return (f"run {row['run']}: best val accuracy {row['best_val_accuracy']:.1%}{versus}, "
+                f"{row['seconds']:.1f} s of training")
+
+    def _render(self) -> None:
+        """Replace the output area with the curves and the results table."""
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        self.plot(ax)
+        self.output.clear_output(wait=True)
+        with self.output:
+            display(fig, self.results)
+        plt.close(fig)  # shown once, in the output area, not again under the cell
