@@ -100,7 +100,7 @@ def test_lite0_recognises_real_photos(lite0, photo, expected):
 
 def test_top_k_explains_wrong_inputs(lite0):
     with pytest.raises(TypeError, match="PIL"):
-        top_k(lite0, sample_photo("china").getdata())
+        top_k(lite0, sample_photo("china").tobytes())
     with pytest.raises(ValueError, match="pretrained"):
         top_k(SmallCNN(), sample_photo("china"))
     with pytest.raises(ValueError, match="chelsea"):
