@@ -79,7 +79,9 @@ Two things to notice. Training only the head is much cheaper per image (no backw
 through the frozen blocks). But with the panel's default learning rate and a few epochs of
 fifty images, the head alone gets only a few dozen small steps and is **undertrained**: the
 linear probe below, fitted to convergence on the same frozen features, does far better.
-Slide the learning rate up to 1e-2 and train the head again to see the difference.
+Slide the learning rate up to 1e-2 and train the head again to see the difference. The
+scratch curve gets the same few steps, far too few for a network that starts from random
+weights; the comparison below gives every run the same, larger number of steps.
 """),
 ("md", """
 ## Full vs partial fine-tuning vs feature extraction vs scratch
