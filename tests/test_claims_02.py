@@ -13,19 +13,14 @@ CPU = get_profile("cpu")
 
 
 @pytest.fixture(scope="module")
-def digits(cpu_digits):
-    return cpu_digits
-
-
-@pytest.fixture(scope="module")
-def probes(digits):
-    return compare(digits, ["linear_probe", "random_probe"], CPU.labels_per_class, CPU.seeds,
+def probes(cpu_digits):
+    return compare(cpu_digits, ["linear_probe", "random_probe"], CPU.labels_per_class, CPU.seeds,
                    Settings.for_profile(CPU), progress=False)
 
 
 @pytest.fixture(scope="module")
-def scratch(digits):
-    return compare(digits, ["scratch"], (1, 50), CPU.seeds, Settings.for_profile(CPU), progress=False)
+def scratch(cpu_digits):
+    return compare(cpu_digits, ["scratch"], (1, 50), CPU.seeds, Settings.for_profile(CPU), progress=False)
 
 
 def test_with_one_label_per_class_the_pretrained_probe_beats_scratch_by_20_points(probes, scratch):

@@ -16,13 +16,8 @@ CPU = get_profile("cpu")
 
 
 @pytest.fixture(scope="module")
-def digits(cpu_digits):
-    return cpu_digits
-
-
-@pytest.fixture(scope="module")
-def results(digits):
-    return compare(digits, ["scratch", "linear_probe", "finetune_all"], (1, 5, 50), CPU.seeds,
+def results(cpu_digits):
+    return compare(cpu_digits, ["scratch", "linear_probe", "finetune_all"], (1, 5, 50), CPU.seeds,
                    Settings.for_profile(CPU), progress=False)
 
 
@@ -50,17 +45,17 @@ def _images_per_second(digits, blocks):
     return sorted(r["images_per_second"] for r in history.rows[1:])[1]  # median, warm-up dropped
 
 
-def test_head_only_trains_more_images_per_second_than_full_fine_tuning(digits):
+def test_head_only_trains_more_images_per_second_than_full_fine_tuning(cpu_digits):
     """A ratio measured within one process; benchmarks/train_speed.py reports it in full
     (2-3x for this CNN on 2 cores). The threshold is low because the machine is shared."""
-    ratio = _images_per_second(digits, ["head"]) / _images_per_second(
-        digits, ["stem", "block1", "block2", "block3", "head"])
+    ratio = _images_per_second(cpu_digits, ["head"]) / _images_per_second(
+        cpu_digits, ["stem", "block1", "block2", "block3", "head"])
     assert ratio >= 1.3
 
 
 @pytest.fixture(scope="module")
-def decayed(digits):
-    return compare(digits, ["finetune_all"], (1, 5), CPU.seeds,
+def decayed(cpu_digits):
+    return compare(cpu_digits, ["finetune_all"], (1, 5), CPU.seeds,
                    Settings.for_profile(CPU, decay=0.3), progress=False)
 
 
@@ -75,8 +70,8 @@ def test_discriminative_rates_help_with_1_label_and_not_with_5(results, decayed)
     assert abs(margins.loc[5]) < 2  # measured: -0.1
 
 
-def test_batchnorm_policy_of_frozen_blocks_barely_matters_letters_to_digits(digits):
-    runs = {policy: compare(digits, ["finetune_last_k"], (1, 5), CPU.seeds,
+def test_batchnorm_policy_of_frozen_blocks_barely_matters_letters_to_digits(cpu_digits):
+    runs = {policy: compare(cpu_digits, ["finetune_last_k"], (1, 5), CPU.seeds,
                             Settings.for_profile(CPU, bn_policy=policy), progress=False)
             for policy in ("frozen_eval", "train_all")}
     both = pd.concat([runs["frozen_eval"], runs["train_all"].assign(strategy="train_all")])
