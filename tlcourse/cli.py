@@ -1,4 +1,4 @@
-"""Command line: ``tlcourse doctor`` (and more commands as the course grows)."""
+"""Command line: ``tlcourse doctor | pretrain | make-exercises | grade``."""
 from __future__ import annotations
 
 import argparse
@@ -55,12 +55,57 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--profile", default="cpu", help="sizes to use (default: cpu, as shipped)")
     pre.add_argument("--seed", type=int, default=0)
     pre.add_argument("--out", default=None, help="checkpoint path (default: the cache directory)")
+    make = sub.add_parser("make-exercises", help="write exercises/ from solutions/ (solutions are the source)")
+    make.add_argument("--solutions", default="solutions", help="folder of solutions notebooks")
+    make.add_argument("--exercises", default="exercises", help="folder to write exercise notebooks to")
+    make.add_argument("--check", action="store_true", help="only report what is out of date (exit 1)")
+    grade = sub.add_parser("grade", help="run and grade submitted exercise notebooks into a CSV")
+    grade.add_argument("submissions", nargs="+", help="notebooks, or folders of notebooks")
+    grade.add_argument("--out", default="grades.csv", help="gradebook CSV (default: grades.csv)")
+    grade.add_argument("--tests", default=None, help="folder of hidden tests (NN_*.py files)")
+    grade.add_argument("--reports", default=None, help="folder for the JSON reports "
+                       "(default: <out>_reports next to the CSV)")
+    grade.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")
+    grade.add_argument("--memory-gb", type=float, default=4.0, help="memory per notebook (default 4)")
+    grade.add_argument("--profile", default="smoke", help="profile the notebooks run with (default smoke)")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         return doctor()
     if args.command == "pretrain":
         return pretrain(args.profile, args.seed, args.out)
+    if args.command == "make-exercises":
+        return make_exercises(args.solutions, args.exercises, args.check)
+    if args.command == "grade":
+        return grade_submissions(args)
     return 2
+
+
+def make_exercises(solutions: str, exercises: str, check: bool) -> int:
+    """Write (or check) the exercise notebooks and stored solutions; 1 when --check finds them stale."""
+    from .exercises.notebooks import make_exercises as write
+
+    stale = write(solutions, exercises, check=check)
+    for path in stale:
+        print(f"{'out of date' if check else 'wrote'}: {path}")
+    if check and stale:
+        print("Run `tlcourse make-exercises` and commit the result.")
+    elif not stale:
+        print(f"{exercises}/ is up to date with {solutions}/.")
+    return 1 if check and stale else 0
+
+
+def grade_submissions(args) -> int:
+    """Grade the submissions and print the gradebook's totals."""
+    from .exercises.grader import Limits, grade
+
+    limits = Limits(seconds=args.timeout, memory_gb=args.memory_gb)
+    table = grade(args.submissions, args.out, limits, args.profile, args.tests, args.reports)
+    if table.empty:
+        print("No notebooks found in the submissions given.")
+        return 1
+    print(table[["submission", "exercise", "status", "points", "max_points"]].to_string(index=False))
+    print(f"gradebook: {args.out}")
+    return 0
 
 
 def pretrain(profile_name: str, seed: int, out: str | None) -> int:

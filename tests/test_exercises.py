@@ -1,0 +1,247 @@
+"""Exercise checks: verdicts, partial credit, hints, single-source notebooks, and each question
+on right and on typical wrong answers."""
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from tlcourse.data import few_shot_subset
+from tlcourse.exercises import CORRECT, INCORRECT, NOT_DONE, PARTIAL, EXERCISES, Mistake, Problem, Requirement, questions
+from tlcourse.exercises import ex01, ex02, ex03, references
+from tlcourse.exercises.notebooks import SolutionMarkerError, make_exercises, split_solution, to_exercise
+from tlcourse.exercises.runner import CappedOutput
+from tlcourse.freeze import apply_bn_policy, param_groups, set_trainable, unfreeze
+from tlcourse.models import SmallCNN, replace_head
+from tlcourse.pretrain import load_pretrained_cnn
+from tlcourse.train import fit, fit_linear_probe
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _positive(x):
+    if x <= 0:
+        raise Mistake("x should be positive")
+
+
+def _even(x):
+    if x % 2:
+        raise Mistake("x should be even")
+
+
+def toy(gate=False):
+    return Problem(name="q9", exercise="99", title="toy", variables=("x",), points=2,
+                   requirements=[Requirement("x is positive", _positive, gate=gate),
+                                 Requirement("x is even", _even)],
+                   hints=["think of 2", "x = 2"])
+
+
+def test_statuses_and_partial_credit():
+    problem = toy()
+    assert problem.evaluate({"x": 2}).status == CORRECT
+    verdict = problem.evaluate({"x": 3})
+    assert (verdict.status, verdict.points, verdict.feedback) == (PARTIAL, 1.0, ["x should be even"])
+    assert problem.evaluate({"x": -1}).points == 0 and problem.evaluate({"x": -1}).status == INCORRECT
+    for blank in (None, ...):
+        verdict = problem.evaluate({"x": blank})
+        assert verdict.status == NOT_DONE and "`x` is not set yet" in verdict.feedback[0]
+
+
+def test_gate_skips_later_requirements():
+    verdict = toy(gate=True).evaluate({"x": -3})
+    assert verdict.points == 0
+    assert verdict.feedback == ["x should be positive", "1 further check(s) skipped until this is fixed."]
+
+
+def test_unexpected_errors_become_feedback_not_tracebacks(capsys):
+    verdict = toy().evaluate({"x": "text"})  # "text" <= 0 raises TypeError inside the check
+    assert verdict.status == INCORRECT
+    assert verdict.feedback[0].startswith("could not check that x is positive: the answer raised TypeError")
+    toy().check("text")
+    out = capsys.readouterr().out
+    assert "Traceback" not in out and "q9: Not yet right (0/2 points)" in out
+
+
+def test_check_prints_verdict_and_wrong_arity_advice(capsys):
+    problem = toy()
+    problem.check(4)
+    assert capsys.readouterr().out.startswith("q9: Correct (2/2 points)")
+    problem.check()
+    assert "call q9.check(x)" in capsys.readouterr().out
+
+
+def test_hints_escalate_then_stay_on_the_last(capsys):
+    problem = toy()
+    problem.hint()
+    problem.hint()
+    problem.hint()
+    problem.hint(7)
+    out = capsys.readouterr().out
+    assert "hint 1/2 (call hint() again" in out and out.count("hint 2/2:") == 2
+    assert "q9 has hints 1 to 2." in out
+
+
+def test_solution_comes_from_the_solutions_notebook(capsys):
+    ex01.q2.solution()
+    assert 'set_trainable(frozen_model, ["head"])' in capsys.readouterr().out
+
+
+def test_split_solution_keeps_indentation_and_checks_markers():
+    source = "# q1\nx = None\nif True:\n    ### BEGIN SOLUTION\n    x = 2\n    ### END SOLUTION\nprint(x)"
+    exercise, solution = split_solution(source)
+    assert solution == "x = 2"
+    assert exercise.splitlines()[3:5] == ["    # YOUR CODE HERE", '    raise NotImplementedError('
+                                          '"q1: replace this line with your answer, run the cell, '
+                                          'then run the check below")']
+    assert exercise.endswith("print(x)") and "x = 2" not in exercise
+    for broken in ("### BEGIN SOLUTION\nx", "### END SOLUTION", "### BEGIN SOLUTION\n### BEGIN SOLUTION"):
+        with pytest.raises(SolutionMarkerError):
+            split_solution(broken)
+
+
+def test_solution_cells_must_name_their_question(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION")])
+    with pytest.raises(SolutionMarkerError, match="'# qN' line"):
+        to_exercise(nb, tmp_path / "01_x.ipynb")
+
+
+def test_exercises_are_in_sync_with_solutions():
+    stale = make_exercises(ROOT / "solutions", ROOT / "exercises", check=True)
+    assert stale == [], f"run `tlcourse make-exercises` (out of date: {stale})"
+
+
+def test_make_exercises_writes_then_reports_in_sync(tmp_path):
+    stored = tmp_path / "solutions.json"
+    written = make_exercises(ROOT / "solutions", tmp_path / "ex", solutions_file=stored)
+    assert len(written) == len(EXERCISES) + 1
+    assert make_exercises(ROOT / "solutions", tmp_path / "ex", check=True, solutions_file=stored) == []
+    (tmp_path / "ex" / "01_pretraining.ipynb").write_text("{}")
+    assert make_exercises(ROOT / "solutions", tmp_path / "ex", check=True, solutions_file=stored) == [
+        str(tmp_path / "ex" / "01_pretraining.ipynb")]
+
+
+def test_every_solutions_notebook_is_a_known_exercise_with_all_questions():
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        exercise_nb, solutions = to_exercise(nb, path)
+        exercise = nb.metadata["tlcourse"]["exercise"]
+        names = [q.name for q in questions(exercise)]
+        assert sorted(solutions) == sorted(names) and len(names) >= 3, path.name
+        assert all(c.outputs == [] for c in exercise_nb.cells if c.cell_type == "code")
+        sources = "\n".join(c.source for c in exercise_nb.cells if c.cell_type == "code")
+        assert "BEGIN SOLUTION" not in sources and sources.count("raise NotImplementedError") == len(names)
+        for name in names:  # every question is checked in the notebook
+            assert f"{name}.check(" in sources and f"{name}.hint()" in sources
+    assert json.loads((ROOT / "tlcourse/exercises/solutions.json").read_text()).keys() == EXERCISES.keys()
+
+
+def test_capped_output_keeps_the_start_and_counts_the_rest():
+    out = CappedOutput(cap=10)
+    out.write("0123456789abc")
+    out.write("more")
+    assert out.text() == "0123456789\n[... 7 more characters not kept]"
+
+
+# Each question on the reference answer and on the mistakes learners make.
+
+def pretrained_digit_model():
+    model, _ = load_pretrained_cnn()
+    replace_head(model, 10)
+    return model
+
+
+def test_ex01_q1_and_q2_find_the_typical_mistakes():
+    assert ex01.q1.evaluate({"digit_model": pretrained_digit_model()}).status == CORRECT
+    letters_head, _ = load_pretrained_cnn()
+    verdict = ex01.q1.evaluate({"digit_model": letters_head})
+    assert verdict.status == PARTIAL and "still predicts the 26 source classes" in verdict.feedback[0]
+    verdict = ex01.q1.evaluate({"digit_model": SmallCNN(num_classes=10)})
+    assert verdict.feedback[0].startswith("stem, block1, block2, block3 no longer hold(s) the pretrained")
+    half_frozen = set_trainable(pretrained_digit_model(), ["block3", "head"])
+    verdict = ex01.q2.evaluate({"frozen_model": half_frozen})
+    assert verdict.points == 1.5 and verdict.feedback == [
+        "block3 is still trainable: the exercise asks to freeze everything but the head. "
+        "Use set_trainable(model, ['head'])."]
+    assert ex01.q2.evaluate({"frozen_model": set_trainable(pretrained_digit_model(), ["head"])}).status == CORRECT
+
+
+def test_ex01_q3_compares_with_the_reference_measurement():
+    task = references.digits()
+    reference = references.digits_accuracy("linear_probe", 1)
+    random = references.digits_accuracy("random_probe", 1)
+    assert ex01.q3.evaluate({"pretrained_accuracy": reference, "random_accuracy": random}).status == CORRECT
+    verdict = ex01.q3.evaluate({"pretrained_accuracy": reference * 100, "random_accuracy": random})
+    assert verdict.status == INCORRECT and "divide by 100" in verdict.feedback[0]
+    verdict = ex01.q3.evaluate({"pretrained_accuracy": random, "random_accuracy": reference})
+    assert verdict.status == PARTIAL and any("at least as good" in f for f in verdict.feedback)
+    assert len(task.test) > 0
+
+
+def test_ex02_q1_requires_the_cache_file(tmp_path):
+    features = references.digits().features(pretrained=True)[0]
+    verdict = ex02.q1.evaluate({"feature_file": tmp_path / "none.pt", "pool_features": features})
+    assert verdict.points == pytest.approx(0.67) and "there is no file" in verdict.feedback[0]
+    torch.save(features, tmp_path / "f.pt")
+    assert ex02.q1.evaluate({"feature_file": tmp_path / "f.pt", "pool_features": features}).status == CORRECT
+    wrong = references.digits().features(pretrained=False)[0]
+    torch.save(wrong, tmp_path / "w.pt")
+    verdict = ex02.q1.evaluate({"feature_file": tmp_path / "w.pt", "pool_features": wrong})
+    assert "not the pretrained backbone's features" in verdict.feedback[0]
+
+
+def test_ex02_q2_accepts_the_course_probe_and_rejects_an_mlp():
+    def course_probe(features, labels, num_classes):
+        return fit_linear_probe(features, labels, num_classes)
+
+    def mlp(features, labels, num_classes):
+        return torch.nn.Sequential(torch.nn.Linear(256, 64), torch.nn.ReLU(), torch.nn.Linear(64, num_classes))
+
+    assert ex02.q2.evaluate({"train_probe": course_probe}).status == CORRECT
+    verdict = ex02.q2.evaluate({"train_probe": mlp})
+    assert "a linear probe has one weight per feature" in verdict.feedback[0]
+    assert ex02.q2.evaluate({"train_probe": 3}).feedback[0].startswith("`train_probe` should be a function")
+
+
+def test_ex02_q3_checks_the_choice_against_the_learners_own_table():
+    import pandas as pd
+    probe = references.digits_accuracy("linear_probe", 1)
+    table = pd.DataFrame([{"strategy": "scratch", "labels_per_class": 1, "seed": 0, "accuracy": 0.1},
+                          {"strategy": "linear_probe", "labels_per_class": 1, "seed": 0, "accuracy": probe}])
+    assert ex02.q3.evaluate({"results": table, "best_strategy": "linear_probe"}).status == CORRECT
+    verdict = ex02.q3.evaluate({"results": table, "best_strategy": "scratch"})
+    assert verdict.status == PARTIAL and "your own table says linear_probe is better" in verdict.feedback[0]
+    verdict = ex02.q3.evaluate({"results": table[table.strategy == "scratch"], "best_strategy": "scratch"})
+    assert "0 run(s) of linear_probe" in verdict.feedback[0]
+
+
+def test_ex03_checks_blocks_rates_and_batchnorm():
+    digits = references.digits()
+    model = set_trainable(digits.make_model(True), ["block2", "block3", "head"])
+    verdict = ex03.q1.evaluate({"partial_model": model})
+    assert verdict.status == PARTIAL and verdict.feedback[0].startswith("block2 is still trainable")
+
+    ft_model = unfreeze(digits.make_model(True))
+    good = torch.optim.AdamW(param_groups(ft_model, lr=1e-3, decay=0.3))
+    assert ex03.q2.evaluate({"ft_model": ft_model, "optimizer": good}).status == CORRECT
+    one_rate = torch.optim.AdamW(ft_model.parameters(), lr=1e-3)
+    verdict = ex03.q2.evaluate({"ft_model": ft_model, "optimizer": one_rate})
+    assert verdict.feedback == ["block3 learns at 0.001; with lr=0.001 for the head and decay=0.3 per "
+                                "block towards the input it should learn at 0.0003."]
+    head_only = torch.optim.AdamW(param_groups(set_trainable(digits.make_model(True), ["head"]), 1e-3))
+    assert "misses" in ex03.q2.evaluate({"ft_model": ft_model, "optimizer": head_only}).feedback[0]
+
+    bn_model = set_trainable(digits.make_model(True), ["head"]).train()
+    verdict = ex03.q3.evaluate({"bn_model": bn_model})
+    assert verdict.status == PARTIAL and "stem, block1, block2, block3 are in training mode" in verdict.feedback[0]
+    assert ex03.q3.evaluate({"bn_model": apply_bn_policy(bn_model, "frozen_eval")}).status == CORRECT
+    assert "eval mode" in ex03.q3.evaluate({"bn_model": bn_model.eval()}).feedback[0]
+
+
+def test_ex03_q4_notices_frozen_batchnorm_statistics_that_drifted():
+    digits = references.digits()
+    train_5 = few_shot_subset(digits.pool, 5, seed=0)
+    model = set_trainable(digits.make_model(True), ["block3", "head"])
+    fit(model, train_5, epochs=3, lr=1e-3, batch_size=32, bn_policy="train_all", progress=False)
+    verdict = ex03.q4.evaluate({"finetuned_model": model})
+    assert "stem, block1, block2 no longer hold(s) the pretrained weights" in verdict.feedback[0]

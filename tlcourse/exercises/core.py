@@ -1,0 +1,150 @@
+"""Exercise questions in the style of Kaggle's learntools: ``q1.check(...)``, ``q1.hint()``, ``q1.solution()``.
+
+A :class:`Problem` names the learner's variables it looks at and lists :class:`Requirement` s,
+each a small function that raises :class:`Mistake` with a message written for the learner
+("block3 is still trainable: ..."). Points are shared equally among the requirements, so a
+half-right answer earns half the points. The same problem grades a whole notebook for the
+grader (:meth:`Problem.grade`), reading the variables from the notebook's namespace.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SOLUTIONS_FILE = Path(__file__).with_name("solutions.json")  # written by `tlcourse make-exercises`
+
+CORRECT, PARTIAL, INCORRECT, NOT_DONE = "correct", "partial", "incorrect", "not done"
+
+
+class Mistake(Exception):
+    """An expected mistake in a learner's answer; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One thing a correct answer must satisfy.
+
+    ``test(*values)`` receives the learner's variables (in the order the problem lists them) and raises :class:`Mistake`
+    when the answer falls short. A failed ``gate`` stops the later requirements from running
+    (they would only crash on an answer of the wrong kind); they earn nothing.
+    """
+
+    description: str
+    test: Callable[..., None]
+    gate: bool = False
+
+
+@dataclass
+class Verdict:
+    """What a check found: status, points earned out of ``max_points``, and feedback lines."""
+
+    question: str
+    status: str
+    points: float
+    max_points: float
+    feedback: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        head = {CORRECT: "Correct", PARTIAL: "Partly right", INCORRECT: "Not yet right",
+                NOT_DONE: "Not done yet"}[self.status]
+        lines = [f"{self.question}: {head} ({self.points:g}/{self.max_points:g} points)"]
+        return "\n".join(lines + [f"  - {line}" for line in self.feedback])
+
+    def as_dict(self) -> dict:
+        return {"question": self.question, "status": self.status, "points": self.points,
+                "max_points": self.max_points, "feedback": " | ".join(self.feedback)}
+
+
+def _unanswered(value) -> bool:
+    return value is None or value is Ellipsis
+
+
+def _describe_error(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+
+
+def _failure(req: Requirement, values: list) -> str | None:
+    """None when the answer meets ``req``, else the message for the learner."""
+    try:
+        req.test(*values)
+    except Mistake as err:
+        return str(err)
+    except Exception as err:  # a broken answer can break a check: say so, without a traceback
+        return f"could not check that {req.description}: the answer raised {_describe_error(err)}"
+    return None
+
+
+@dataclass
+class Problem:
+    """One exercise question: the variables it checks, its requirements, hints and points."""
+
+    name: str  # "q1": the name the notebook binds it to
+    exercise: str  # "01": the exercise notebook it belongs to
+    title: str
+    variables: tuple[str, ...]
+    requirements: Sequence[Requirement]
+    hints: Sequence[str]
+    points: float = 1.0
+    _hints_shown: int = field(default=0, repr=False)
+
+    def evaluate(self, values: Mapping[str, object]) -> Verdict:
+        """Grade the answer held in ``values`` (variable name -> object) without printing."""
+        missing = [n for n in self.variables if _unanswered(values.get(n))]
+        if missing:
+            names = ", ".join(f"`{n}`" for n in missing)
+            return Verdict(self.name, NOT_DONE, 0.0, self.points,
+                           [f"{names} {'is' if len(missing) == 1 else 'are'} not set yet: write your "
+                            f"answer in the cell that defines {'it' if len(missing) == 1 else 'them'}, "
+                            f"run that cell, then check again."])
+        passed, feedback = 0, []
+        for i, req in enumerate(self.requirements):
+            failure = _failure(req, [values[n] for n in self.variables])
+            if failure is None:
+                passed += 1
+                continue
+            feedback.append(failure)
+            skipped = len(self.requirements) - i - 1
+            if req.gate and skipped:
+                feedback.append(f"{skipped} further check(s) skipped until this is fixed.")
+                break
+        share = self.points * passed / len(self.requirements)
+        status = CORRECT if passed == len(self.requirements) else PARTIAL if passed else INCORRECT
+        return Verdict(self.name, status, round(share, 2), self.points, feedback)
+
+    def grade(self, namespace: Mapping[str, object]) -> Verdict:
+        """Grade the variables as a notebook left them (used by ``tlcourse grade``)."""
+        return self.evaluate({n: namespace.get(n) for n in self.variables})
+
+    def check(self, *answer) -> None:
+        """Check your answer: pass the variable(s) the question names, e.g. ``q1.check(digit_model)``."""
+        if len(answer) != len(self.variables):
+            names = ", ".join(self.variables)
+            print(f"{self.name}.check needs {len(self.variables)} argument(s): call "
+                  f"{self.name}.check({names}).")
+            return
+        print(self.evaluate(dict(zip(self.variables, answer))).text())
+
+    def hint(self, level: int | None = None) -> None:
+        """Show the next hint (or hint number ``level``); later hints give more away."""
+        if level is None:
+            self._hints_shown = min(self._hints_shown + 1, len(self.hints))
+            level = self._hints_shown
+        if not 1 <= level <= len(self.hints):
+            print(f"{self.name} has hints 1 to {len(self.hints)}.")
+            return
+        more = " (call hint() again for a stronger one)" if level < len(self.hints) else ""
+        print(f"{self.name} hint {level}/{len(self.hints)}{more}:\n{self.hints[level - 1]}")
+
+    def solution(self) -> None:
+        """Print the reference solution (taken from the solutions notebook)."""
+        print(f"{self.name} solution:\n{solution_code(self.exercise, self.name)}")
+
+
+def solution_code(exercise: str, question: str) -> str:
+    """The solution block of ``question`` in exercise ``exercise``, as ``make-exercises`` stored it."""
+    if not SOLUTIONS_FILE.exists():
+        return "(solutions are not installed: run `tlcourse make-exercises` in the course folder)"
+    stored = json.loads(SOLUTIONS_FILE.read_text())
+    return stored.get(exercise, {}).get(question, "(no stored solution for this question)")

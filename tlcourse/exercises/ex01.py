@@ -1,0 +1,107 @@
+"""Exercise 01 · pretraining: reuse the letters-pretrained SmallCNN for digits.
+
+q1 give the pretrained model a head for digits, q2 freeze its backbone, q3 measure whether
+letter features help on digits with one label per class (against random features).
+"""
+from __future__ import annotations
+
+from functools import partial
+
+from ..freeze import named_blocks
+from ..models import SmallCNN
+from ..pretrain import load_pretrained_cnn
+from . import checks, references
+from .core import Mistake, Problem, Requirement
+
+LETTERS, DIGITS = 26, 10
+
+
+def _is_small_cnn(model) -> None:
+    checks.expect_type(model, "your model", SmallCNN, "the SmallCNN returned by load_pretrained_cnn()")
+
+
+def _pretrained_backbone(model) -> None:
+    backbone = [name for name in named_blocks(model) if name != "head"]
+    checks.expect_unchanged(model, load_pretrained_cnn()[0], backbone,
+                            "load the model with load_pretrained_cnn() (a new SmallCNN starts from "
+                            "random weights) and do not train it in this exercise.")
+
+
+q1 = Problem(
+    name="q1", exercise="01", title="Give the pretrained model a head for digits",
+    variables=("digit_model",), points=1,
+    requirements=[
+        Requirement("the answer is a SmallCNN", _is_small_cnn, gate=True),
+        Requirement("the head predicts 10 digits", partial(checks.expect_head, num_classes=DIGITS,
+                                                           source_classes=LETTERS)),
+        Requirement("the backbone is pretrained", _pretrained_backbone),
+    ],
+    hints=[
+        "load_pretrained_cnn() returns (model, meta); the model's head predicts 26 letters.",
+        "replace_head(model, 10) swaps the last nn.Linear for a new one with 10 outputs.",
+    ],
+)
+
+q2 = Problem(
+    name="q2", exercise="01", title="Freeze everything but the head",
+    variables=("frozen_model",), points=2,
+    requirements=[
+        Requirement("the answer is a SmallCNN", _is_small_cnn, gate=True),
+        Requirement("the head predicts 10 digits", partial(checks.expect_head, num_classes=DIGITS,
+                                                           source_classes=LETTERS)),
+        Requirement("only the head is trainable", partial(
+            checks.expect_trainable, wanted=["head"], task="freeze everything but the head")),
+        Requirement("the frozen backbone is the pretrained one", _pretrained_backbone),
+    ],
+    hints=[
+        "A frozen parameter has requires_grad=False; trainable_summary(model) shows every block.",
+        "tlcourse.freeze.set_trainable(model, blocks) freezes every block not in `blocks`.",
+        "Load, replace the head, then: set_trainable(frozen_model, ['head']).",
+    ],
+)
+
+
+def _fractions(pretrained_accuracy, random_accuracy) -> None:
+    checks.expect_fraction(pretrained_accuracy, "pretrained_accuracy")
+    checks.expect_fraction(random_accuracy, "random_accuracy")
+
+
+def _pretrained_matches(pretrained_accuracy, random_accuracy) -> None:
+    checks.expect_close(pretrained_accuracy, references.digits_accuracy("linear_probe", 1), 0.03,
+                        "your pretrained-feature probe's accuracy",
+                        "use task.features(pretrained=True), the 10 digits drawn by "
+                        "few_shot_indices(task.pool, 1, seed=0), and fit_linear_probe.")
+
+
+def _random_matches(pretrained_accuracy, random_accuracy) -> None:
+    checks.expect_close(random_accuracy, references.digits_accuracy("random_probe", 1), 0.05,
+                        "your random-feature probe's accuracy",
+                        "use task.features(pretrained=False) and the same 10 labelled digits.")
+
+
+def _pretrained_wins(pretrained_accuracy, random_accuracy) -> None:
+    if not pretrained_accuracy > random_accuracy:
+        raise Mistake(f"your measurement says random features ({float(random_accuracy):.1%}) are "
+                      f"at least as good as pretrained ones ({float(pretrained_accuracy):.1%}): "
+                      "check that the two probes read different backbones' features.")
+
+
+q3 = Problem(
+    name="q3", exercise="01", title="Do letter features help on digits? Measure it",
+    variables=("pretrained_accuracy", "random_accuracy"), points=3,
+    requirements=[
+        Requirement("both answers are accuracies", _fractions, gate=True),
+        Requirement("the pretrained probe matches the reference", _pretrained_matches),
+        Requirement("the random-feature probe matches the reference", _random_matches),
+        Requirement("pretrained features win", _pretrained_wins),
+    ],
+    hints=[
+        "task = digits_task(profile); task.features(pretrained) returns (pool, test) features, "
+        "computed once.",
+        "labelled = few_shot_indices(task.pool, 1, seed=0) picks one digit per class; fit the "
+        "probe on pool_features[labelled] and task.pool.labels[labelled].",
+        "accuracy = (probe(test_features).argmax(1) == task.test.labels).float().mean().item()",
+    ],
+)
+
+QUESTIONS = (q1, q2, q3)

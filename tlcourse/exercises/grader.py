@@ -1,0 +1,196 @@
+"""Grade a folder of submitted exercise notebooks: ``tlcourse grade SUBMISSIONS... --out grades.csv``.
+
+Each submission is copied into its own temporary folder (the submitted file is only read) and
+run there by :mod:`tlcourse.exercises.runner` in a separate process with a time limit, a
+memory limit and a file-size limit, offline and single-threaded so the same submission always
+gets the same grade. Whatever happens inside (a crash, an endless loop, megabytes of output,
+deleted files, an error in the first cell), the submission gets a row: points per question,
+feedback, and the reason for anything it lost. One JSON report per submission sits beside the CSV.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import psutil
+from tqdm.auto import tqdm
+
+from . import EXERCISES, questions
+from .core import INCORRECT
+from .notebooks import exercise_id
+from .runner import GRADING_SECONDS
+
+LOG_TAIL = 2_000  # characters of the runner's own output kept when it dies
+
+
+# torch reserves several GB of address space it never touches, so the address-space limit
+# (which makes one huge allocation fail at once with a MemoryError) sits this far above the
+# memory limit; the memory actually used is watched separately.
+ADDRESS_SPACE_HEADROOM_GB = 8
+
+
+@dataclass(frozen=True)
+class Limits:
+    seconds: float = 600  # for all the notebook's cells; the checks get GRADING_SECONDS more
+    memory_gb: float = 4.0  # resident memory of the process running the notebook
+    file_mb: int = 256  # largest file the notebook may write
+
+
+def find_notebooks(paths) -> list[Path]:
+    """Notebooks named by ``paths``: files as given, folders searched (not recursively), sorted."""
+    found = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found += sorted(p for p in path.glob("*.ipynb") if not p.name.startswith("."))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise FileNotFoundError(f"No submission at {path}: pass notebook files or folders of them.")
+    return found
+
+
+def _child_limits(limits: Limits):
+    def apply() -> None:
+        memory = int((limits.memory_gb + ADDRESS_SPACE_HEADROOM_GB) * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        size = limits.file_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails instead of killing
+    return apply
+
+
+def _environment(scratch: Path, profile: str) -> dict:
+    env = dict(os.environ)
+    env.update(TLCOURSE_PROFILE=profile, TLCOURSE_CACHE=str(scratch / "cache"), TLCOURSE_OFFLINE="1",
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", MPLBACKEND="Agg",
+               MPLCONFIGDIR=str(scratch / "matplotlib"), PYTHONHASHSEED="0",
+               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    return env
+
+
+def _failed_report(exercise: str, reason: str) -> dict:
+    """The report of a submission that produced none: every question zero, with the reason."""
+    rows = [{"question": p.name, "status": INCORRECT, "points": 0.0, "max_points": p.points,
+             "feedback": reason} for p in questions(exercise)]
+    return {"exercise": exercise, "status": reason, "cell_errors": [], "questions": rows}
+
+
+def _watch(child: subprocess.Popen, limits: Limits) -> str | None:
+    """Wait for the notebook's process; kill it (and anything it started) past the time or
+    memory limit, and say which. None when it finished by itself."""
+    deadline = time.monotonic() + limits.seconds + GRADING_SECONDS + 60  # the runner stops itself first
+    process = psutil.Process(child.pid)
+    while True:
+        try:
+            child.wait(timeout=0.25)
+            return None
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            resident = process.memory_info().rss
+        except psutil.Error:  # it just exited
+            continue
+        reason = (f"killed: it used more than the memory limit ({limits.memory_gb:g} GB)"
+                  if resident > limits.memory_gb * 2**30 else
+                  f"killed: still running after the time limit ({limits.seconds:g} s) and the "
+                  f"grading time" if time.monotonic() > deadline else None)
+        if reason:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            return reason
+
+
+def _run(notebook: Path, scratch: Path, exercise: str, limits: Limits, profile: str,
+         tests: Path | None) -> dict:
+    work, report, log = scratch / "work", scratch / "report.json", scratch / "runner.log"
+    work.mkdir()
+    copy = work / notebook.name
+    copy.write_bytes(notebook.read_bytes())
+    command = [sys.executable, "-m", "tlcourse.exercises.runner", str(copy), str(report),
+               "--exercise", exercise, "--seconds", str(limits.seconds)]
+    if tests is not None:
+        command += ["--tests", str(tests.resolve())]
+    with log.open("wb") as out:
+        child = subprocess.Popen(command, cwd=work, env=_environment(scratch, profile),
+                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                 start_new_session=True, preexec_fn=_child_limits(limits))
+        killed = _watch(child, limits)
+    if killed:
+        return _failed_report(exercise, killed)
+    if report.exists():
+        return json.loads(report.read_text())
+    tail = log.read_bytes()[-LOG_TAIL:].decode("utf-8", "replace").strip().splitlines()
+    code = child.returncode
+    why = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    return _failed_report(exercise, f"the notebook process {why}: {tail[-1] if tail else 'no output'}")
+
+
+def grade_submission(notebook: Path, limits: Limits = Limits(), profile: str = "smoke",
+                     tests: Path | None = None) -> dict:
+    """Run and grade one notebook in a temporary copy; return its report (never raises for the
+    submission's faults)."""
+    try:
+        exercise = exercise_id(nbformat.reads(notebook.read_text(), as_version=4), notebook)
+    except Exception as err:
+        return {"exercise": "", "status": f"not a readable notebook: {type(err).__name__}: {err}",
+                "cell_errors": [], "questions": []}
+    if exercise not in EXERCISES:
+        return {"exercise": exercise, "status": f"unknown exercise {exercise!r} (expected one of "
+                f"{sorted(EXERCISES)}: the file name should start with it)", "cell_errors": [],
+                "questions": []}
+    scratch = Path(tempfile.mkdtemp(prefix="tlcourse-grade-"))
+    try:
+        return _run(notebook, scratch, exercise, limits, profile, tests)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def report_path(reports: Path, notebook: Path) -> Path:
+    """Where a submission's JSON report goes: its path flattened, so alice/01_x and bob/01_x differ."""
+    return reports / (str(notebook.with_suffix("")).strip(os.sep).replace(os.sep, "__") + ".json")
+
+
+def gradebook_row(name: str, report: dict) -> dict:
+    """One CSV row: totals, then points and feedback per question, then the cell errors."""
+    row = {"submission": name, "exercise": report["exercise"], "status": report["status"],
+           "points": sum(q["points"] for q in report["questions"]),
+           "max_points": sum(q["max_points"] for q in report["questions"])}
+    for q in report["questions"]:
+        row[f"{q['question']} points"] = q["points"]
+        row[f"{q['question']} feedback"] = q["feedback"]
+    row["cell errors"] = "; ".join(f"cell {e['cell']}: {e['error']}" for e in report["cell_errors"])[:1000]
+    return row
+
+
+def grade(submissions, out: str | Path, limits: Limits = Limits(), profile: str = "smoke",
+          tests: str | Path | None = None, reports: str | Path | None = None) -> pd.DataFrame:
+    """Grade every notebook in ``submissions``; write the CSV at ``out`` and one JSON report each."""
+    out = Path(out)
+    reports = Path(reports) if reports else out.with_name(out.stem + "_reports")
+    reports.mkdir(parents=True, exist_ok=True)
+    if tests is not None and not Path(tests).is_dir():
+        raise FileNotFoundError(f"--tests {tests} is not a folder: pass the folder holding the "
+                                f"hidden tests (files named like 01_hidden.py).")
+    rows = []
+    for notebook in tqdm(find_notebooks(submissions), desc="grading"):
+        report = grade_submission(notebook, limits, profile, Path(tests) if tests else None)
+        report["submission"] = str(notebook)
+        report_path(reports, notebook).write_text(json.dumps(report, indent=1))
+        rows.append(gradebook_row(str(notebook), report))
+    table = pd.DataFrame(rows)
+    if "cell errors" in table:  # questions differ between exercises: keep the errors last
+        table = table[[c for c in table.columns if c != "cell errors"] + ["cell errors"]]
+    table.to_csv(out, index=False)
+    return table

@@ -1,0 +1,20 @@
+"""What the checks compare against, built once per process: the reference task and results."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from ..config import get_profile
+from ..experiments import Settings, Task, run_one
+from ..tasks import digits_task
+
+
+@lru_cache(maxsize=1)
+def digits() -> Task:
+    """Letters -> digits with the current profile, as the exercise notebooks build it."""
+    return digits_task(get_profile())
+
+
+@lru_cache(maxsize=None)
+def digits_accuracy(strategy: str, per_class: int, seed: int = 0, **settings) -> float:
+    """Test accuracy of one reference run (see :func:`tlcourse.experiments.run_one`)."""
+    return run_one(digits(), strategy, per_class, seed, Settings(**settings))["accuracy"]

@@ -1,0 +1,185 @@
+"""Run one notebook inside this process and grade it: the child process of ``tlcourse grade``.
+
+    python -m tlcourse.exercises.runner NOTEBOOK REPORT.json [--seconds N] [--tests DIR]
+
+Cells run one after another in an IPython shell (so magics and ``display`` work) with the
+working directory where the grader put the copy. A cell that raises is recorded and the next
+one runs, as in Jupyter when you keep going. When the time budget is spent the running cell
+is interrupted and the rest are skipped; the questions are then graded on the variables as
+they stand, with a separate, short budget. Printed output is kept only up to a cap, so a
+notebook that prints megabytes costs nothing. Memory and file-size limits are set by the
+grader before this process starts.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from . import questions
+from .core import CORRECT, INCORRECT, Verdict
+
+OUTPUT_CAP = 20_000  # characters of printed output kept per notebook (for the report)
+GRADING_SECONDS = 120  # budget for the checks and hidden tests, after the cells
+
+
+class TimeLimit(BaseException):
+    """The time budget ran out. A BaseException, so ``except Exception`` in a cell cannot swallow it."""
+
+
+class CappedOutput:
+    """A stand-in for stdout/stderr that keeps the first ``cap`` characters and counts the rest."""
+
+    def __init__(self, cap: int = OUTPUT_CAP):
+        self.cap, self.kept, self.size, self.dropped = cap, [], 0, 0
+
+    def write(self, text: str) -> int:
+        room = self.cap - self.size
+        if room > 0:
+            self.kept.append(text[:room])
+            self.size += len(self.kept[-1])
+        self.dropped += max(len(text) - max(room, 0), 0)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def text(self) -> str:
+        more = f"\n[... {self.dropped:,} more characters not kept]" if self.dropped else ""
+        return "".join(self.kept) + more
+
+
+def _interrupt(signum, frame):
+    signal.alarm(1)  # keep interrupting in case the cell catches this one
+    raise TimeLimit()
+
+
+def _describe(err: BaseException) -> str:
+    if isinstance(err, TimeLimit):
+        return "stopped: the notebook's time limit ran out while this cell was running"
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+
+
+def run_cells(nb, seconds: float) -> tuple[dict, list[dict], str]:
+    """Execute the code cells; return the namespace, one record per failed cell, and a status."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance(colors="nocolor")
+    cells = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    failures, status, deadline = [], "completed", time.monotonic() + seconds
+    for position, (index, source) in enumerate(cells):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            status = f"time limit: cells from {index} on were not run"
+            break
+        signal.alarm(max(int(remaining + 0.999), 1))
+        try:
+            result = shell.run_cell(source, store_history=False)
+            error = result.error_before_exec or result.error_in_exec
+        except TimeLimit as err:
+            error = err
+        finally:
+            signal.alarm(0)
+        if error is not None:
+            failures.append({"cell": index, "error": _describe(error)})
+            if isinstance(error, TimeLimit):
+                status = f"time limit: stopped in cell {index}"
+                break
+    return shell.user_ns, failures, status
+
+
+@dataclass
+class HiddenTest:
+    """An instructor's test the learner never sees: ``func(namespace)`` raises AssertionError to fail."""
+
+    name: str
+    func: Callable[[dict], None] | None
+    points: float
+    load_error: str = ""  # why the test file could not be loaded (the instructor's to fix)
+
+    def grade(self, namespace: dict) -> Verdict:
+        if self.func is None:
+            return Verdict(self.name, INCORRECT, 0.0, self.points,
+                           [f"the hidden test file could not be loaded: {self.load_error}"])
+        try:
+            self.func(namespace)
+        except AssertionError as err:
+            return Verdict(self.name, INCORRECT, 0.0, self.points, [str(err) or "a hidden test failed"])
+        except Exception as err:
+            return Verdict(self.name, INCORRECT, 0.0, self.points,
+                           [f"a hidden test could not run: {_describe(err)}"])
+        return Verdict(self.name, CORRECT, self.points, self.points, [])
+
+
+def hidden_tests(exercise: str, tests_dir: Path | None) -> list[HiddenTest]:
+    """Every ``test_*`` function in ``tests_dir/<exercise>_*.py``; ``func.points`` (default 1) weighs it."""
+    found = []
+    for path in sorted(tests_dir.glob(f"{exercise}_*.py")) if tests_dir else []:
+        spec = importlib.util.spec_from_file_location(f"hidden_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as err:
+            found.append(HiddenTest(f"hidden:{path.stem}", None, 0.0, _describe(err)))
+            continue
+        found += [HiddenTest(f"hidden:{path.stem}.{name}", func, float(getattr(func, "points", 1)))
+                  for name, func in sorted(vars(module).items())
+                  if name.startswith("test_") and callable(func)]
+    return found
+
+
+def grade(namespace: dict, exercise: str, tests_dir: Path | None) -> list[Verdict]:
+    """Every question of the exercise, then every hidden test, all within the grading budget."""
+    graders = [*questions(exercise), *hidden_tests(exercise, tests_dir)]
+    verdicts, deadline = [], time.monotonic() + GRADING_SECONDS
+    for grader in graders:
+        signal.alarm(max(int(deadline - time.monotonic()), 1))
+        try:
+            verdicts.append(grader.grade(namespace))
+        except TimeLimit:
+            verdicts.append(Verdict(grader.name, INCORRECT, 0.0, grader.points,
+                                    ["the check ran out of time"]))
+        finally:
+            signal.alarm(0)
+    return verdicts
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tlcourse.exercises.runner")
+    parser.add_argument("notebook", type=Path)
+    parser.add_argument("report", type=Path)
+    parser.add_argument("--exercise", required=True)
+    parser.add_argument("--seconds", type=float, default=600)
+    parser.add_argument("--tests", type=Path, default=None)
+    args = parser.parse_args(argv)
+    nb = nbformat.read(args.notebook, as_version=4)  # read before any cell can delete it
+    signal.signal(signal.SIGALRM, _interrupt)
+    output = CappedOutput()
+    real = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = output
+    start = time.monotonic()
+    try:
+        namespace, failures, status = run_cells(nb, args.seconds)
+        verdicts = grade(namespace, args.exercise, args.tests)
+    finally:
+        sys.stdout, sys.stderr = real
+    report = {"exercise": args.exercise, "status": status, "seconds": round(time.monotonic() - start, 1),
+              "cell_errors": failures, "questions": [v.as_dict() for v in verdicts],
+              "output": output.text()}
+    args.report.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
