@@ -313,6 +313,12 @@ print(f"  EfficientNet-Lite0 on chelsea: {chelsea_top5['class'][0]} ({chelsea_to
 Next: `02_feature_extraction.ipynb`, where frozen features meet real targets across label
 budgets, against training from scratch.
 """),
+("md", """
+## Practice
+
+`exercises/01_pretraining.ipynb` has three questions: give the letters model a digit head, freeze its backbone, and measure whether letter features help on digits. Each answer is checked as you go (`q1.check(...)`), with
+hints (`q1.hint()`) and the reference solution (`q1.solution()`).
+"""),
 ]
 
 if __name__ == "__main__":

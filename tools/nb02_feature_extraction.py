@@ -174,6 +174,12 @@ you need enough labels for the head to find the useful features, and fine-tuning
 Everything above was computed in this run; `tests/test_claims_02.py` re-measures the
 statements with fixed seeds, so this notebook cannot drift from the truth.
 """),
+("md", """
+## Practice
+
+`exercises/02_feature_extraction.ipynb` has three questions: cache the backbone's features, write the linear probe yourself, and choose between probe and scratch by measuring. Each answer is checked as you go (`q1.check(...)`), with
+hints (`q1.hint()`) and the reference solution (`q1.solution()`).
+"""),
 ]
 
 if __name__ == "__main__":

@@ -161,6 +161,12 @@ never worse here, and it is safe when the domains differ.
 Every number above was computed in this run. `tests/test_claims_03.py` re-measures the
 statements with the `cpu` profile's settings and fixed seeds.
 """),
+("md", """
+## Practice
+
+`exercises/03_fine_tuning.ipynb` has four questions: train only the last two blocks, build the discriminative-learning-rate optimizer, keep frozen BatchNorm layers in eval mode, and fine-tune without moving the frozen blocks. Each answer is checked as you go (`q1.check(...)`), with
+hints (`q1.hint()`) and the reference solution (`q1.solution()`).
+"""),
 ]
 
 if __name__ == "__main__":
