@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pandas as pd
+
 import torch
 from torch import nn
 
@@ -139,3 +141,39 @@ def expect_saved_tensor(path, tensor: torch.Tensor, what: str) -> None:
     if not isinstance(saved, torch.Tensor) or saved.shape != tensor.shape or not torch.allclose(saved, tensor):
         raise Mistake(f"{path} does not hold the same {what} as your variable: delete the file "
                       f"and extract the features again with the cache argument.")
+
+
+def expect_results_table(results, columns, made_by: str) -> None:
+    """A tidy results table (one row per run) with ``columns``, as ``made_by`` returns it."""
+    expect_type(results, "`results`", pd.DataFrame, f"the table returned by {made_by}")
+    missing = set(columns) - set(results.columns)
+    if missing:
+        raise Mistake(f"`results` lacks the column(s) {sorted(missing)}: use the table {made_by} returns.")
+
+
+def runs_at(results: pd.DataFrame, budget: tuple[str, int]) -> pd.DataFrame:
+    """The rows of one budget, e.g. ``("labels_per_class", 1)``."""
+    column, value = budget
+    return results[results[column] == value]
+
+
+def expect_measured(results, strategies, budget: tuple[str, int], seeds: int, budget_text: str) -> None:
+    """Every strategy was run at ``budget`` with at least ``seeds`` seeds."""
+    at_budget = runs_at(results, budget)
+    for strategy in strategies:
+        runs = int((at_budget["strategy"] == strategy).sum())
+        if runs < seeds:
+            raise Mistake(f"`results` has {runs} run(s) of {strategy} with {budget_text}; measure "
+                          f"both {tuple(strategies)} over the profile's {seeds} seed(s).")
+
+
+def expect_choice_follows(results, choice, strategies, budget: tuple[str, int], budget_text: str) -> None:
+    """``choice`` is the strategy with the best mean accuracy at ``budget`` in the learner's table."""
+    if choice not in strategies:
+        raise Mistake(f"`best_strategy` should be one of {tuple(strategies)}, got {choice!r}.")
+    means = runs_at(results, budget).groupby("strategy")["accuracy"].mean()
+    measured = means[list(strategies)].idxmax()
+    if choice != measured:
+        raise Mistake(f"your own table says {measured} is better with {budget_text} "
+                      f"({means[measured]:.1%} vs {means[choice]:.1%}): the choice should "
+                      "follow the measurement.")

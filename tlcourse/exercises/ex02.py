@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import pandas as pd
 import torch
 from torch import nn
 
@@ -117,37 +116,25 @@ q2 = Problem(
 STRATEGIES = ("scratch", "linear_probe")
 
 
+ONE_LABEL = ("labels_per_class", 1)
+
+
 def _results_table(results, best_strategy) -> None:
-    checks.expect_type(results, "`results`", pd.DataFrame, "the table returned by compare(...)")
-    missing = {"strategy", "labels_per_class", "seed", "accuracy"} - set(results.columns)
-    if missing:
-        raise Mistake(f"`results` lacks the column(s) {sorted(missing)}: use the table compare() returns.")
+    checks.expect_results_table(results, ("strategy", "labels_per_class", "seed", "accuracy"),
+                                "compare(...)")
 
 
 def _measured_both(results, best_strategy) -> None:
-    seeds = len(get_profile().seeds)
-    one_label = results[results["labels_per_class"] == 1]
-    for strategy in STRATEGIES:
-        runs = int((one_label["strategy"] == strategy).sum())
-        if runs < seeds:
-            raise Mistake(f"`results` has {runs} run(s) of {strategy} with 1 label per class; "
-                          f"measure both {STRATEGIES} over the profile's {seeds} seed(s).")
+    checks.expect_measured(results, STRATEGIES, ONE_LABEL, len(get_profile().seeds), "1 label per class")
 
 
 def _choice_follows_measurement(results, best_strategy) -> None:
-    if best_strategy not in STRATEGIES:
-        raise Mistake(f"`best_strategy` should be one of {STRATEGIES}, got {best_strategy!r}.")
-    means = results[results["labels_per_class"] == 1].groupby("strategy")["accuracy"].mean()
-    measured = means[list(STRATEGIES)].idxmax()
-    if best_strategy != measured:
-        raise Mistake(f"your own table says {measured} is better with 1 label per class "
-                      f"({means[measured]:.1%} vs {means[best_strategy]:.1%}): the choice should "
-                      "follow the measurement.")
+    checks.expect_choice_follows(results, best_strategy, STRATEGIES, ONE_LABEL, "1 label per class")
 
 
 def _probe_measured_right(results, best_strategy) -> None:
-    runs = results[(results["labels_per_class"] == 1) & (results["strategy"] == "linear_probe")
-                   & (results["seed"] == 0)]
+    at_budget = checks.runs_at(results, ONE_LABEL)
+    runs = at_budget[(at_budget["strategy"] == "linear_probe") & (at_budget["seed"] == 0)]
     checks.expect_close(runs["accuracy"].mean(), references.digits_accuracy("linear_probe", 1), 0.03,
                         "the linear probe's seed-0 accuracy in `results`",
                         "measure with compare(digits, ..., [1], profile.seeds) on digits_task(profile).")
