@@ -121,3 +121,60 @@ def test_bn_policy_modes():
     assert not any(m.training for m in bns.values())
     with pytest.raises(ValueError, match="frozen_eval"):
         freeze.apply_bn_policy(model, "sometimes")
+
+
+# ---------------------------------------------------------------- transformer layers
+
+
+def _tiny_transformers():
+    """Tiny randomly initialised BERT, DistilBERT, GPT-2 and the course's TextClassifier."""
+    import transformers
+
+    from tlcourse.models.text import TextClassifier, drop_pooler
+
+    torch.manual_seed(0)
+    bert = transformers.BertModel(transformers.BertConfig(
+        vocab_size=100, hidden_size=32, num_hidden_layers=3, num_attention_heads=2, intermediate_size=37))
+    distil = transformers.DistilBertModel(transformers.DistilBertConfig(
+        vocab_size=100, dim=32, n_layers=3, n_heads=2, hidden_dim=37))
+    gpt2 = transformers.GPT2Model(transformers.GPT2Config(vocab_size=100, n_embd=32, n_layer=3, n_head=2))
+    classifier = TextClassifier(drop_pooler(transformers.BertModel(bert.config)), 2, pad_token_id=0)
+    return {"bert": bert, "distilbert": distil, "gpt2": gpt2, "classifier": classifier}
+
+
+LAYERS = ["embeddings", "layer0", "layer1", "layer2"]
+
+
+@pytest.mark.parametrize("name", ["bert", "distilbert", "gpt2", "classifier"])
+def test_transformers_are_named_embeddings_layers_head_and_cover_every_parameter(name):
+    model = _tiny_transformers()[name]
+    blocks = freeze.named_blocks(model)
+    assert list(blocks) == (LAYERS if name == "distilbert" else LAYERS + ["head"])  # DistilBERT: no pooler
+    in_blocks = [id(p) for b in blocks.values() for p in b.parameters()]
+    assert sorted(in_blocks) == sorted(id(p) for p in model.parameters())  # each exactly once
+
+
+def test_freezing_the_lower_transformer_layers_sets_requires_grad_and_the_optimizer_groups():
+    model = _tiny_transformers()["classifier"]
+    freeze.set_trainable(model, freeze.last_blocks(model, 3))  # layer1, layer2, head
+    for name, module in model.named_modules():
+        if name.startswith("backbone.encoder.layer.") and name.count(".") == 3:
+            layer = int(name.split(".")[-1])
+            assert all(p.requires_grad == (layer >= 1) for p in module.parameters()), name
+    assert not any(p.requires_grad for p in model.backbone.embeddings.parameters())
+    groups = freeze.param_groups(model, lr=1e-3, decay=0.5)
+    assert [g["name"] for g in groups] == ["layer1", "layer2", "head"]
+    assert [g["lr"] for g in groups] == pytest.approx([2.5e-4, 5e-4, 1e-3])
+    held = {id(p) for g in groups for p in g["params"]}
+    assert held == {id(p) for p in model.parameters() if p.requires_grad}
+
+
+def test_frozen_transformer_layers_stay_bit_identical_after_training():
+    model = _tiny_transformers()["classifier"]
+    freeze.set_trainable(model, ["layer2", "head"])
+    before = {n: p.clone() for n, p in model.named_parameters()}
+    ids = torch.randint(1, 100, (32, 12))
+    fit(model, (ids, torch.randint(0, 2, (32,))), epochs=2, lr=1e-2, batch_size=8, progress=False)
+    moved = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    assert all(n.startswith(("backbone.encoder.layer.2.", "head.")) for n in moved), moved
+    assert any(n.startswith("backbone.encoder.layer.2.") for n in moved) and "head.weight" in moved

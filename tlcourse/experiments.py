@@ -86,13 +86,18 @@ class Settings:
         return cls(**{"steps": profile.finetune_steps, **overrides})
 
 
-def _fit_steps(model: nn.Module, train, task: Task, settings: Settings, lr: float, decay: float,
-               seed: int) -> None:
-    n = len(train)
-    batch = min(settings.batch_size, n)
-    epochs = math.ceil(settings.steps / math.ceil(n / batch))
-    fit(model, train, epochs=epochs, lr=lr, decay=decay, batch_size=batch, seed=seed,
-        transform=task.transform, bn_policy=settings.bn_policy, cosine=True, progress=False)
+def fit_for_steps(model: nn.Module, train, steps: int, batch_size: int, lr: float, decay: float = 1.0,
+                  seed: int = 0, **fit_kwargs) -> None:
+    """Train with :func:`tlcourse.train.fit` for about ``steps`` gradient steps, whatever the
+    data size: whole epochs (at least ``steps`` steps), the learning rate cosine-decayed to zero.
+
+    ``train`` is whatever ``fit`` takes; ``fit_kwargs`` go to ``fit`` (``transform``, ``bn_policy``).
+    """
+    n = len(train[1]) if isinstance(train, (tuple, list)) else len(train)
+    batch = min(batch_size, n)
+    epochs = math.ceil(steps / math.ceil(n / batch))
+    fit(model, train, epochs=epochs, lr=lr, decay=decay, batch_size=batch, seed=seed, cosine=True,
+        progress=False, **fit_kwargs)
 
 
 def _probe(task: Task, indices: torch.Tensor, pretrained: bool, settings: Settings) -> tuple[float, int]:
@@ -119,7 +124,8 @@ def run_one(task: Task, strategy: str, per_class: int, seed: int, settings: Sett
             set_trainable(model, last_blocks(model, settings.k))
         scratch = strategy == "scratch"  # a fresh network has nothing to protect: one rate
         lr, decay = (settings.lr_scratch, 1.0) if scratch else (settings.lr_finetune, settings.decay)
-        _fit_steps(model, task.pool.subset(indices), task, settings, lr, decay, seed)
+        fit_for_steps(model, task.pool.subset(indices), settings.steps, settings.batch_size, lr, decay,
+                      seed, transform=task.transform, bn_policy=settings.bn_policy)
         accuracy = evaluate(model, task.test, transform=task.transform)["accuracy"]
         trainable = count_parameters(model, trainable_only=True)
     return {"task": task.name, "strategy": strategy, "labels_per_class": per_class, "seed": seed,
@@ -145,6 +151,22 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
                         trainable_parameters=("trainable_parameters", "first")).reset_index()
     table["accuracy_std"] = table["accuracy_std"].fillna(0.0)
     return table
+
+
+def accuracy_table(results: pd.DataFrame, budget: str = "labels_per_class") -> pd.DataFrame:
+    """One row per strategy, one column per budget: test accuracy as "mean ± std" in percent
+    over seeds (std 0 for a single seed); the last column is the mean wall time of one run in
+    seconds.
+
+    ``budget`` names the column that sets the budget (``"labels"`` for the total in NLP runs).
+    """
+    grouped = results.groupby(["strategy", budget], sort=False)["accuracy"]
+    cells = (grouped.mean() * 100).map("{:.1f}".format) + " ± " + (grouped.std().fillna(0) * 100).map(
+        "{:.1f}".format)
+    table = cells.unstack(budget)
+    table = table[sorted(table.columns)].fillna("-")  # "-": that strategy was not run at that budget
+    table["seconds per run"] = results.groupby("strategy", sort=False)["seconds"].mean().round(2)
+    return table.rename_axis(columns=budget)
 
 
 def gain(results: pd.DataFrame, strategy: str, baseline: str = "scratch") -> pd.Series:

@@ -23,11 +23,14 @@ def _group(*modules: nn.Module) -> nn.Module:
 
 
 def named_blocks(model: nn.Module) -> dict[str, nn.Module]:
-    """The model's blocks in order from input to output; the last one is always ``head``.
+    """The model's blocks in order from input to output; the last one is ``head`` (a bare
+    transformer without a pooler or final LayerNorm has none).
 
     Known layouts: the course's SmallCNN, timm EfficientNets (EfficientNet-Lite0), torchvision
-    ResNets, Hugging Face BERT-style encoders (``embeddings``, ``layer0``..``layerN``, ``head``).
-    Anything else falls back to the model's top-level children.
+    ResNets, Hugging Face transformers (BERT, RoBERTa, MiniLM, DistilBERT, GPT-2:
+    ``embeddings``, ``layer0``..``layerN``, ``head``) and the course's ``TextClassifier`` (the
+    same, with its classification head as ``head``). Anything else falls back to the model's
+    top-level children.
     """
     if hasattr(model, "block1") and hasattr(model, "head"):  # SmallCNN
         return {name: child for name, child in model.named_children()}
@@ -42,18 +45,47 @@ def named_blocks(model: nn.Module) -> dict[str, nn.Module]:
         blocks |= {f"layer{i}": getattr(model, f"layer{i}") for i in range(1, 5)}
         blocks["head"] = model.fc
         return blocks
-    encoder = getattr(model, "encoder", None)
-    if encoder is not None and hasattr(encoder, "layer"):  # BERT-style (transformers)
-        blocks = {"embeddings": model.embeddings}
-        blocks |= {f"layer{i}": layer for i, layer in enumerate(encoder.layer)}
-        heads = [m for name, m in model.named_children() if name not in ("embeddings", "encoder")]
-        if heads:
-            blocks["head"] = _group(*heads)
-        return blocks
+    if hasattr(model, "head") and _transformer_parts(getattr(model, "backbone", None)):  # TextClassifier
+        embeddings, layers, rest = _transformer_parts(model.backbone)
+        return _transformer_blocks(embeddings, layers, [*rest, model.head])
+    parts = _transformer_parts(model)  # a bare transformers model: BERT, RoBERTa, DistilBERT, GPT-2
+    if parts:
+        return _transformer_blocks(*parts)
     children = dict(model.named_children())
     if not children:
         raise ValueError(f"{type(model).__name__} has no sub-modules to name as blocks.")
     return children
+
+
+def _transformer_parts(model: nn.Module):
+    """(embeddings, list of transformer layers, other parts with weights) of a transformers model.
+
+    BERT, RoBERTa and MiniLM keep their layers in ``encoder.layer``, DistilBERT in
+    ``transformer.layer``, GPT-2 in ``h`` (with token and position tables ``wte``/``wpe``).
+    The other parts are what comes after the layers (BERT's pooler, GPT-2's final LayerNorm).
+    None when ``model`` is none of these.
+    """
+    for body_name in ("encoder", "transformer"):
+        body = getattr(model, body_name, None)
+        if hasattr(body, "layer") and hasattr(model, "embeddings"):
+            return model.embeddings, list(body.layer), _other_parts(model, {"embeddings", body_name})
+    if hasattr(model, "h") and hasattr(model, "wte"):
+        return _group(model.wte, model.wpe), list(model.h), _other_parts(model, {"wte", "wpe", "h"})
+    return None
+
+
+def _other_parts(model: nn.Module, used: set[str]) -> list[nn.Module]:
+    """Top-level children of ``model`` not named in ``used`` that hold parameters."""
+    return [m for name, m in model.named_children()
+            if name not in used and next(m.parameters(), None) is not None]
+
+
+def _transformer_blocks(embeddings: nn.Module, layers: list, rest: list) -> dict[str, nn.Module]:
+    """``embeddings``, ``layer0``..``layerN`` and, when there is one, ``head``."""
+    blocks = {"embeddings": embeddings} | {f"layer{i}": layer for i, layer in enumerate(layers)}
+    if rest:
+        blocks["head"] = _group(*rest)
+    return blocks
 
 
 def _check_names(model: nn.Module, names: Iterable[str]) -> list[str]:
