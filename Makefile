@@ -9,8 +9,9 @@ PORT   ?= 8888
 # LAB_EXTRA lets a test start exactly this server headless: make lab LAB_EXTRA="--no-browser ..."
 LAB_EXTRA ?=
 
-# Tests run offline on purpose: nothing may download at test time.
-TEST_ENV := TLCOURSE_CACHE=$(CURDIR)/.cache/test TLCOURSE_PROFILE=smoke TLCOURSE_OFFLINE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg
+# Tests run offline on purpose: nothing may download at test time. Strict checks make a
+# solutions notebook whose own checks fail an nbval failure.
+TEST_ENV := TLCOURSE_CACHE=$(CURDIR)/.cache/test TLCOURSE_PROFILE=smoke TLCOURSE_STRICT_CHECKS=1 TLCOURSE_OFFLINE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg
 
 .PHONY: setup lab test doctor clean-env
 setup: $(STAMP)

@@ -54,7 +54,20 @@ def test_gate_skips_later_requirements():
     assert verdict.feedback == ["x should be positive", "1 further check(s) skipped until this is fixed."]
 
 
-def test_unexpected_errors_become_feedback_not_tracebacks(capsys):
+@pytest.fixture
+def lenient(monkeypatch):
+    """Checks print their verdict without raising, as in a learner's notebook."""
+    monkeypatch.delenv("TLCOURSE_STRICT_CHECKS", raising=False)
+
+
+def test_strict_checks_raise_on_anything_but_correct(monkeypatch, capsys):
+    monkeypatch.setenv("TLCOURSE_STRICT_CHECKS", "1")
+    toy().check(2)
+    with pytest.raises(AssertionError, match="q9: Partly right"):
+        toy().check(3)
+
+
+def test_unexpected_errors_become_feedback_not_tracebacks(capsys, lenient):
     verdict = toy().evaluate({"x": "text"})  # "text" <= 0 raises TypeError inside the check
     assert verdict.status == INCORRECT
     assert verdict.feedback[0].startswith("could not check that x is positive: the answer raised TypeError")
@@ -63,7 +76,7 @@ def test_unexpected_errors_become_feedback_not_tracebacks(capsys):
     assert "Traceback" not in out and "q9: Not yet right (0/2 points)" in out
 
 
-def test_check_prints_verdict_and_wrong_arity_advice(capsys):
+def test_check_prints_verdict_and_wrong_arity_advice(capsys, lenient):
     problem = toy()
     problem.check(4)
     assert capsys.readouterr().out.startswith("q9: Correct (2/2 points)")
@@ -245,3 +258,30 @@ def test_ex03_q4_notices_frozen_batchnorm_statistics_that_drifted():
     fit(model, train_5, epochs=3, lr=1e-3, batch_size=32, bn_policy="train_all", progress=False)
     verdict = ex03.q4.evaluate({"finetuned_model": model})
     assert "stem, block1, block2 no longer hold(s) the pretrained weights" in verdict.feedback[0]
+
+
+def test_ex04_checks_transformer_layers_embeddings_and_the_choice():
+    import pandas as pd
+    from tlcourse.exercises import ex04
+
+    task = references.tweets()
+    model = set_trainable(task.make_model(True), ["layer3", "layer4", "layer5", "head"])
+    verdict = ex04.q1.evaluate({"top_model": model})
+    assert verdict.status == PARTIAL and verdict.feedback[0].startswith("layer3 is still trainable")
+    assert ex04.q1.evaluate({"top_model": set_trainable(model, ["layer4", "layer5", "head"])}).status == CORRECT
+
+    pool, _ = task.embeddings()
+    probe = references.tweets_accuracy("linear_probe", 100)
+    assert ex04.q2.evaluate({"pool_embeddings": pool, "probe_accuracy": probe}).status == CORRECT
+    verdict = ex04.q2.evaluate({"pool_embeddings": pool * 2, "probe_accuracy": probe})
+    assert verdict.status == PARTIAL and "not unit-length" in verdict.feedback[0]
+    verdict = ex04.q2.evaluate({"pool_embeddings": pool[:5], "probe_accuracy": probe})
+    assert verdict.status == INCORRECT and "has shape (5, 384)" in verdict.feedback[0]
+
+    tfidf = references.tweets_accuracy("tfidf_logreg", 100)
+    table = pd.DataFrame([{"strategy": "tfidf_logreg", "labels": 100, "seed": 0, "accuracy": tfidf},
+                          {"strategy": "linear_probe", "labels": 100, "seed": 0, "accuracy": probe}])
+    best = "linear_probe" if probe > tfidf else "tfidf_logreg"
+    assert ex04.q3.evaluate({"results": table, "best_strategy": best}).status == CORRECT
+    other = ({"tfidf_logreg", "linear_probe"} - {best}).pop()
+    assert "your own table says" in ex04.q3.evaluate({"results": table, "best_strategy": other}).feedback[0]

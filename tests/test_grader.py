@@ -182,19 +182,10 @@ def test_unreadable_notebook_gets_a_row_with_the_reason(graded):
 
 
 def test_grades_are_deterministic(graded, tmp_path):
-    again = by_name(grade([graded.folder / "01_crash.ipynb", graded.folder / "01_partly.ipynb"],
-                          tmp_path / "again.csv", Limits(seconds=TIME_LIMIT, memory_gb=MEMORY_GB),
-                          tests=graded.tests))
+    again = by_name(grade([graded.folder / "01_partly.ipynb"], tmp_path / "again.csv",
+                          Limits(seconds=TIME_LIMIT, memory_gb=MEMORY_GB), tests=graded.tests))
     assert again.equals(graded.table.loc[again.index, again.columns])
-    assert again.loc["01_crash", "points"] == 6.0
-
-
-def test_every_solutions_notebook_earns_full_points(tmp_path):
-    solutions = sorted((ROOT / "solutions").glob("*.ipynb"))
-    table = grade(solutions, tmp_path / "solutions.csv", Limits(seconds=120))
-    assert len(table) == len(solutions) >= 3
-    assert (table["status"] == "completed").all() and (table["cell errors"] == "").all()
-    assert (table["points"] == table["max_points"]).all(), table[["submission", "points", "max_points"]]
+    assert again.loc["01_partly", "points"] == 7.5
 
 
 def test_exercises_as_shipped_run_and_every_check_says_not_done(tmp_path):
@@ -213,10 +204,12 @@ def test_exercises_as_shipped_run_and_every_check_says_not_done(tmp_path):
 
 
 def test_cli_grade_and_make_exercises(tmp_path, capsys):
-    nbformat.write(submission(), tmp_path / "01_cli.ipynb")
-    assert main(["grade", str(tmp_path / "01_cli.ipynb"), "--out", str(tmp_path / "g.csv"),
-                 "--timeout", str(TIME_LIMIT)]) == 0
-    assert "6.0" in capsys.readouterr().out and (tmp_path / "g.csv").exists()
+    (tmp_path / "01_cli.ipynb").write_text("not a notebook")  # the CLI wiring, without a run
+    assert main(["grade", str(tmp_path), "--out", str(tmp_path / "g.csv")]) == 0
+    assert "not a readable notebook" in capsys.readouterr().out
+    assert pd.read_csv(tmp_path / "g.csv")["submission"].tolist() == [str(tmp_path / "01_cli.ipynb")]
+    assert main(["grade", str(tmp_path / "g_reports"), "--out", str(tmp_path / "none.csv")]) == 1
+    assert "No notebooks (.ipynb)" in capsys.readouterr().out and not (tmp_path / "none.csv").exists()
     assert main(["make-exercises", "--check", "--solutions", str(ROOT / "solutions"),
                  "--exercises", str(ROOT / "exercises")]) == 0
     with pytest.raises(FileNotFoundError, match="is not a folder"):

@@ -99,9 +99,10 @@ def grade_submissions(args) -> int:
     from .exercises.grader import Limits, grade
 
     limits = Limits(seconds=args.timeout, memory_gb=args.memory_gb)
-    table = grade(args.submissions, args.out, limits, args.profile, args.tests, args.reports)
-    if table.empty:
-        print("No notebooks found in the submissions given.")
+    try:
+        table = grade(args.submissions, args.out, limits, args.profile, args.tests, args.reports)
+    except FileNotFoundError as err:
+        print(err)
         return 1
     print(table[["submission", "exercise", "status", "points", "max_points"]].to_string(index=False))
     print(f"gradebook: {args.out}")

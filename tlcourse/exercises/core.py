@@ -9,6 +9,7 @@ grader (:meth:`Problem.grade`), reading the variables from the notebook's namesp
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,13 +119,20 @@ class Problem:
         return self.evaluate({n: namespace.get(n) for n in self.variables})
 
     def check(self, *answer) -> None:
-        """Check your answer: pass the variable(s) the question names, e.g. ``q1.check(digit_model)``."""
+        """Check your answer: pass the variable(s) the question names, e.g. ``q1.check(digit_model)``.
+
+        With ``TLCOURSE_STRICT_CHECKS=1`` (set by ``make test``, so nbval fails when a solutions
+        notebook stops passing its own checks) an answer that is not fully correct raises.
+        """
         if len(answer) != len(self.variables):
             names = ", ".join(self.variables)
             print(f"{self.name}.check needs {len(self.variables)} argument(s): call "
                   f"{self.name}.check({names}).")
             return
-        print(self.evaluate(dict(zip(self.variables, answer))).text())
+        verdict = self.evaluate(dict(zip(self.variables, answer)))
+        print(verdict.text())
+        if os.environ.get("TLCOURSE_STRICT_CHECKS") == "1" and verdict.status != CORRECT:
+            raise AssertionError(f"strict checks (TLCOURSE_STRICT_CHECKS=1): {verdict.text()}")
 
     def hint(self, level: int | None = None) -> None:
         """Show the next hint (or hint number ``level``); later hints give more away."""

@@ -72,7 +72,7 @@ def _child_limits(limits: Limits):
 
 
 def _environment(scratch: Path, profile: str) -> dict:
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k != "TLCOURSE_STRICT_CHECKS"}  # grade, don't raise
     env.update(TLCOURSE_PROFILE=profile, TLCOURSE_CACHE=str(scratch / "cache"), TLCOURSE_OFFLINE="1",
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", MPLBACKEND="Agg",
                MPLCONFIGDIR=str(scratch / "matplotlib"), PYTHONHASHSEED="0",
@@ -88,8 +88,8 @@ def _failed_report(exercise: str, reason: str) -> dict:
 
 
 def _watch(child: subprocess.Popen, limits: Limits) -> str | None:
-    """Wait for the notebook's process; kill it (and anything it started) past the time or
-    memory limit, and say which. None when it finished by itself."""
+    """Wait for the notebook's process until it ends (None) or passes the time or memory limit
+    (the reason, to report; the caller kills it)."""
     deadline = time.monotonic() + limits.seconds + GRADING_SECONDS + 60  # the runner stops itself first
     process = psutil.Process(child.pid)
     while True:
@@ -102,14 +102,22 @@ def _watch(child: subprocess.Popen, limits: Limits) -> str | None:
             resident = process.memory_info().rss
         except psutil.Error:  # it just exited
             continue
-        reason = (f"killed: it used more than the memory limit ({limits.memory_gb:g} GB)"
-                  if resident > limits.memory_gb * 2**30 else
-                  f"killed: still running after the time limit ({limits.seconds:g} s) and the "
-                  f"grading time" if time.monotonic() > deadline else None)
-        if reason:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
-            return reason
+        if resident > limits.memory_gb * 2**30:
+            reason = f"killed: it used more than the memory limit ({limits.memory_gb:g} GB)"
+        elif time.monotonic() > deadline:
+            reason = f"killed: still running after the time limit ({limits.seconds:g} s) and the grading time"
+        else:
+            continue
+        return reason
+
+
+def _kill_group(child: subprocess.Popen) -> None:
+    """Kill the notebook's process and anything it started (they share its process group)."""
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    child.wait()
 
 
 def _run(notebook: Path, scratch: Path, exercise: str, limits: Limits, profile: str,
@@ -127,6 +135,7 @@ def _run(notebook: Path, scratch: Path, exercise: str, limits: Limits, profile: 
                                  stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                  start_new_session=True, preexec_fn=_child_limits(limits))
         killed = _watch(child, limits)
+        _kill_group(child)  # past a limit, or processes the notebook left running in the background
     if killed:
         return _failed_report(exercise, killed)
     if report.exists():
@@ -177,14 +186,18 @@ def gradebook_row(name: str, report: dict) -> dict:
 def grade(submissions, out: str | Path, limits: Limits = Limits(), profile: str = "smoke",
           tests: str | Path | None = None, reports: str | Path | None = None) -> pd.DataFrame:
     """Grade every notebook in ``submissions``; write the CSV at ``out`` and one JSON report each."""
-    out = Path(out)
-    reports = Path(reports) if reports else out.with_name(out.stem + "_reports")
-    reports.mkdir(parents=True, exist_ok=True)
+    notebooks = find_notebooks(submissions)
+    if not notebooks:
+        raise FileNotFoundError(f"No notebooks (.ipynb) in {[str(p) for p in submissions]}: pass "
+                                f"submitted notebooks or the folders holding them.")
     if tests is not None and not Path(tests).is_dir():
         raise FileNotFoundError(f"--tests {tests} is not a folder: pass the folder holding the "
                                 f"hidden tests (files named like 01_hidden.py).")
+    out = Path(out)
+    reports = Path(reports) if reports else out.with_name(out.stem + "_reports")
+    reports.mkdir(parents=True, exist_ok=True)
     rows = []
-    for notebook in tqdm(find_notebooks(submissions), desc="grading"):
+    for notebook in tqdm(notebooks, desc="grading"):
         report = grade_submission(notebook, limits, profile, Path(tests) if tests else None)
         report["submission"] = str(notebook)
         report_path(reports, notebook).write_text(json.dumps(report, indent=1))

@@ -18,3 +18,19 @@ def digits() -> Task:
 def digits_accuracy(strategy: str, per_class: int, seed: int = 0, **settings) -> float:
     """Test accuracy of one reference run (see :func:`tlcourse.experiments.run_one`)."""
     return run_one(digits(), strategy, per_class, seed, Settings(**settings))["accuracy"]
+
+
+@lru_cache(maxsize=1)
+def tweets():
+    """MiniLM -> tweets with the current profile, as exercise 04 builds it."""
+    from ..nlp import text_task  # imported here: only exercise 04 needs the language model
+
+    return text_task(profile=get_profile())
+
+
+@lru_cache(maxsize=None)
+def tweets_accuracy(strategy: str, labels: int, seed: int = 0) -> float:
+    """Test accuracy of one reference text run (see :func:`tlcourse.nlp.run_text`)."""
+    from ..nlp import TextSettings, run_text
+
+    return run_text(tweets(), strategy, labels, seed, TextSettings.for_profile(get_profile()))["accuracy"]

@@ -78,7 +78,7 @@ def run_cells(nb, seconds: float) -> tuple[dict, list[dict], str]:
     shell = InteractiveShell.instance(colors="nocolor")
     cells = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     failures, status, deadline = [], "completed", time.monotonic() + seconds
-    for position, (index, source) in enumerate(cells):
+    for index, source in cells:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             status = f"time limit: cells from {index} on were not run"

@@ -1,0 +1,139 @@
+"""Exercise 04 · NLP transfer: freeze transformer layers, probe frozen embeddings, choose by measuring.
+
+q1 train only the top two transformer layers and the head, q2 embed once and fit a linear
+probe with 100 labelled tweets, q3 measure TF-IDF against the MiniLM probe and choose.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+import torch
+
+from ..config import get_profile
+from ..freeze import named_blocks
+from ..models.text import TextClassifier
+from . import checks, references
+from .core import Mistake, Problem, Requirement
+
+LABELS = 100  # labelled tweets in all (50 per class) in q2 and q3
+TOP = ["layer4", "layer5", "head"]  # MiniLM has layer0..layer5
+
+
+def _is_classifier(top_model) -> None:
+    checks.expect_type(top_model, "your model", TextClassifier, "the classifier made by task.make_model(True)")
+    checks.expect_head(top_model, 2)
+
+
+def _pretrained_layers(top_model) -> None:
+    lower = [name for name in named_blocks(top_model) if name not in TOP]
+    checks.expect_unchanged(top_model, references.tweets().make_model(True), lower,
+                            "start from task.make_model(True) (pretrained=False is the small "
+                            "scratch transformer) and do not train it in this exercise.")
+
+
+q1 = Problem(
+    name="q1", exercise="04", title="Fine-tune only the top two transformer layers",
+    variables=("top_model",), points=1,
+    requirements=[
+        Requirement("the answer is a pretrained text classifier", _is_classifier, gate=True),
+        Requirement("only layer4, layer5 and the head are trainable", partial(
+            checks.expect_trainable, wanted=TOP,
+            task="train only the top two transformer layers and the head")),
+        Requirement("the frozen layers are the pretrained ones", _pretrained_layers),
+    ],
+    hints=[
+        "named_blocks(model) lists embeddings, layer0 ... layer5, head: the same freeze helpers "
+        "as for the CNNs work on transformer layers.",
+        "top_layers(model, 2) names the top two layers and the head.",
+        "top_model = task.make_model(True); set_trainable(top_model, top_layers(top_model, 2))",
+    ],
+)
+
+
+def _embedding_shape(pool_embeddings, probe_accuracy) -> None:
+    checks.expect_type(pool_embeddings, "`pool_embeddings`", torch.Tensor, "the tensor from task.embeddings()")
+    task = references.tweets()
+    expected = (len(task.pool), task.encoder.dim)
+    if tuple(pool_embeddings.shape) != expected:
+        raise Mistake(f"`pool_embeddings` has shape {tuple(pool_embeddings.shape)}; expected {expected}: "
+                      f"one {task.encoder.dim}-long vector per pool tweet.")
+
+
+def _same_embeddings(pool_embeddings, probe_accuracy) -> None:
+    reference = references.tweets().embeddings()[0]
+    norms = pool_embeddings.float().norm(dim=1)
+    if not torch.allclose(norms, torch.ones_like(norms), atol=1e-3):
+        raise Mistake("the embeddings are not unit-length: MiniLM's sentence vectors are compared "
+                      "by cosine, so encode() normalises them (normalize=True), as task.embeddings() does.")
+    if not torch.allclose(pool_embeddings.float(), reference, atol=1e-3):
+        raise Mistake("these are not the frozen MiniLM's embeddings of task.pool: take them from "
+                      "task.embeddings(), which computes them once and caches them on disk.")
+
+
+def _probe_accuracy(pool_embeddings, probe_accuracy) -> None:
+    checks.expect_fraction(probe_accuracy, "probe_accuracy")
+    checks.expect_close(probe_accuracy, references.tweets_accuracy("linear_probe", LABELS), 0.03,
+                        "your probe's test accuracy",
+                        "fit fit_linear_probe on the embeddings of few_shot_indices(task.pool, 50, "
+                        "seed=0) and score it on the test embeddings.")
+
+
+q2 = Problem(
+    name="q2", exercise="04", title="Embed once, then a linear probe on 100 tweets",
+    variables=("pool_embeddings", "probe_accuracy"), points=2,
+    requirements=[
+        Requirement("the embeddings are a (pool, 384) tensor", _embedding_shape, gate=True),
+        Requirement("they are the frozen MiniLM's normalised embeddings", _same_embeddings),
+        Requirement("the probe reaches the reference accuracy", _probe_accuracy),
+    ],
+    hints=[
+        "task.embeddings() returns (pool, test) sentence vectors of the frozen encoder, computed "
+        "once (length-sorted batches, dynamic padding) and cached.",
+        "labelled = few_shot_indices(task.pool, 50, seed=0) draws 50 tweets per class; fit "
+        "fit_linear_probe(pool_embeddings[labelled], task.pool.labels[labelled]).",
+        "probe_accuracy = (probe(test_embeddings).argmax(1) == task.test.labels).float().mean().item()",
+    ],
+)
+
+STRATEGIES = ("tfidf_logreg", "linear_probe")
+BUDGET = ("labels", LABELS)
+
+
+def _results_table(results, best_strategy) -> None:
+    checks.expect_results_table(results, ("strategy", "labels", "seed", "accuracy"), "compare_text(...)")
+
+
+def _measured_both(results, best_strategy) -> None:
+    checks.expect_measured(results, STRATEGIES, BUDGET, len(get_profile().seeds), f"{LABELS} labels")
+
+
+def _choice_follows_measurement(results, best_strategy) -> None:
+    checks.expect_choice_follows(results, best_strategy, STRATEGIES, BUDGET, f"{LABELS} labels")
+
+
+def _tfidf_measured_right(results, best_strategy) -> None:
+    at_budget = checks.runs_at(results, BUDGET)
+    runs = at_budget[(at_budget["strategy"] == "tfidf_logreg") & (at_budget["seed"] == 0)]
+    checks.expect_close(runs["accuracy"].mean(), references.tweets_accuracy("tfidf_logreg", LABELS), 0.03,
+                        "the TF-IDF seed-0 accuracy in `results`",
+                        f"measure with compare_text(task, ..., [{LABELS}], profile.seeds).")
+
+
+q3 = Problem(
+    name="q3", exercise="04", title="Bag of words or a pretrained encoder? Measure, then choose",
+    variables=("results", "best_strategy"), points=3,
+    requirements=[
+        Requirement("results is a compare_text() table", _results_table, gate=True),
+        Requirement("both strategies are measured over the seeds", _measured_both, gate=True),
+        Requirement("the choice follows the measurement", _choice_follows_measurement),
+        Requirement("the measurement matches the reference", _tfidf_measured_right),
+    ],
+    hints=[
+        "compare_text(task, strategies, budgets, seeds) runs every combination; budgets count "
+        "labelled texts in all.",
+        f"results = compare_text(task, ['tfidf_logreg', 'linear_probe'], [{LABELS}], profile.seeds)",
+        "best_strategy = results.groupby('strategy')['accuracy'].mean().idxmax()",
+    ],
+)
+
+QUESTIONS = (q1, q2, q3)
