@@ -6,6 +6,7 @@ survived, which learning rate each block gets, BatchNorm modes) using public PyT
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +15,8 @@ import torch
 from torch import nn
 
 from ..freeze import _BATCHNORMS, named_blocks
-from .core import Mistake
+from ..config import get_profile
+from .core import Mistake, Requirement
 
 
 def expect_type(value, name: str, kind: type | tuple, advice: str) -> None:
@@ -141,6 +143,36 @@ def expect_saved_tensor(path, tensor: torch.Tensor, what: str) -> None:
     if not isinstance(saved, torch.Tensor) or saved.shape != tensor.shape or not torch.allclose(saved, tensor):
         raise Mistake(f"{path} does not hold the same {what} as your variable: delete the file "
                       f"and extract the features again with the cache argument.")
+
+
+def measure_and_choose(strategies, budget: tuple[str, int], budget_text: str, made_by: str,
+                       reference_strategy: str, reference: Callable[[], float], advice: str) -> list[Requirement]:
+    """Requirements of a "measure, then choose" question on the variables ``(results, best_strategy)``.
+
+    ``results`` must be a table from ``made_by`` holding every strategy at ``budget`` (e.g.
+    ``("labels_per_class", 1)``, described as ``budget_text``) over the profile's seeds;
+    ``best_strategy`` must be the winner in that table; and the seed-0 accuracy of
+    ``reference_strategy`` in it must be within 3 points of ``reference()``.
+    """
+    def table(results, best_strategy):
+        expect_results_table(results, ("strategy", budget[0], "seed", "accuracy"), made_by)
+
+    def measured(results, best_strategy):
+        expect_measured(results, strategies, budget, len(get_profile().seeds), budget_text)
+
+    def follows(results, best_strategy):
+        expect_choice_follows(results, best_strategy, strategies, budget, budget_text)
+
+    def matches(results, best_strategy):
+        at_budget = runs_at(results, budget)
+        runs = at_budget[(at_budget["strategy"] == reference_strategy) & (at_budget["seed"] == 0)]
+        expect_close(runs["accuracy"].mean(), reference(), 0.03,
+                     f"the {reference_strategy} seed-0 accuracy in `results`", advice)
+
+    return [Requirement(f"results is a {made_by} table", table, gate=True),
+            Requirement("both strategies are measured over the seeds", measured, gate=True),
+            Requirement("the choice follows the measurement", follows),
+            Requirement("the measurement matches the reference", matches)]
 
 
 def expect_results_table(results, columns, made_by: str) -> None:

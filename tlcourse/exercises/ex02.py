@@ -5,12 +5,11 @@ reach the reference accuracy, q3 measure probe vs scratch at one label per class
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import torch
 from torch import nn
 
-from ..config import get_profile
 from ..data import few_shot_indices
 from . import checks, references
 from .core import Mistake, Problem, Requirement
@@ -113,42 +112,13 @@ q2 = Problem(
     ],
 )
 
-STRATEGIES = ("scratch", "linear_probe")
-
-
-ONE_LABEL = ("labels_per_class", 1)
-
-
-def _results_table(results, best_strategy) -> None:
-    checks.expect_results_table(results, ("strategy", "labels_per_class", "seed", "accuracy"),
-                                "compare(...)")
-
-
-def _measured_both(results, best_strategy) -> None:
-    checks.expect_measured(results, STRATEGIES, ONE_LABEL, len(get_profile().seeds), "1 label per class")
-
-
-def _choice_follows_measurement(results, best_strategy) -> None:
-    checks.expect_choice_follows(results, best_strategy, STRATEGIES, ONE_LABEL, "1 label per class")
-
-
-def _probe_measured_right(results, best_strategy) -> None:
-    at_budget = checks.runs_at(results, ONE_LABEL)
-    runs = at_budget[(at_budget["strategy"] == "linear_probe") & (at_budget["seed"] == 0)]
-    checks.expect_close(runs["accuracy"].mean(), references.digits_accuracy("linear_probe", 1), 0.03,
-                        "the linear probe's seed-0 accuracy in `results`",
-                        "measure with compare(digits, ..., [1], profile.seeds) on digits_task(profile).")
-
-
 q3 = Problem(
     name="q3", exercise="02", title="One label per class: probe or scratch? Measure, then choose",
     variables=("results", "best_strategy"), points=3,
-    requirements=[
-        Requirement("results is a compare() table", _results_table, gate=True),
-        Requirement("both strategies are measured over the seeds", _measured_both, gate=True),
-        Requirement("the choice follows the measurement", _choice_follows_measurement),
-        Requirement("the measurement matches the reference", _probe_measured_right),
-    ],
+    requirements=checks.measure_and_choose(
+        ("scratch", "linear_probe"), ("labels_per_class", 1), "1 label per class", "compare(...)",
+        "linear_probe", partial(references.digits_accuracy, "linear_probe", 1),
+        "measure with compare(digits, ..., [1], profile.seeds) on digits_task(profile)."),
     hints=[
         "compare(task, strategies, labels_per_class, seeds, settings) runs every combination and "
         "returns one row per run.",

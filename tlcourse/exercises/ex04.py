@@ -9,7 +9,6 @@ from functools import partial
 
 import torch
 
-from ..config import get_profile
 from ..freeze import named_blocks
 from ..models.text import TextClassifier
 from . import checks, references
@@ -95,39 +94,13 @@ q2 = Problem(
     ],
 )
 
-STRATEGIES = ("tfidf_logreg", "linear_probe")
-BUDGET = ("labels", LABELS)
-
-
-def _results_table(results, best_strategy) -> None:
-    checks.expect_results_table(results, ("strategy", "labels", "seed", "accuracy"), "compare_text(...)")
-
-
-def _measured_both(results, best_strategy) -> None:
-    checks.expect_measured(results, STRATEGIES, BUDGET, len(get_profile().seeds), f"{LABELS} labels")
-
-
-def _choice_follows_measurement(results, best_strategy) -> None:
-    checks.expect_choice_follows(results, best_strategy, STRATEGIES, BUDGET, f"{LABELS} labels")
-
-
-def _tfidf_measured_right(results, best_strategy) -> None:
-    at_budget = checks.runs_at(results, BUDGET)
-    runs = at_budget[(at_budget["strategy"] == "tfidf_logreg") & (at_budget["seed"] == 0)]
-    checks.expect_close(runs["accuracy"].mean(), references.tweets_accuracy("tfidf_logreg", LABELS), 0.03,
-                        "the TF-IDF seed-0 accuracy in `results`",
-                        f"measure with compare_text(task, ..., [{LABELS}], profile.seeds).")
-
-
 q3 = Problem(
     name="q3", exercise="04", title="Bag of words or a pretrained encoder? Measure, then choose",
     variables=("results", "best_strategy"), points=3,
-    requirements=[
-        Requirement("results is a compare_text() table", _results_table, gate=True),
-        Requirement("both strategies are measured over the seeds", _measured_both, gate=True),
-        Requirement("the choice follows the measurement", _choice_follows_measurement),
-        Requirement("the measurement matches the reference", _tfidf_measured_right),
-    ],
+    requirements=checks.measure_and_choose(
+        ("tfidf_logreg", "linear_probe"), ("labels", LABELS), f"{LABELS} labels", "compare_text(...)",
+        "tfidf_logreg", partial(references.tweets_accuracy, "tfidf_logreg", LABELS),
+        f"measure with compare_text(task, ..., [{LABELS}], profile.seeds)."),
     hints=[
         "compare_text(task, strategies, budgets, seeds) runs every combination; budgets count "
         "labelled texts in all.",
