@@ -134,11 +134,15 @@ def run_one(task: Task, strategy: str, per_class: int, seed: int, settings: Sett
 
 
 def compare(task: Task, strategies, labels_per_class, seeds, settings: Settings | None = None,
-            progress: bool = True) -> pd.DataFrame:
-    """Every strategy x budget x seed; one row per run (accuracy is a fraction of the test set)."""
+            progress: bool = True, run: Callable[..., dict] = run_one) -> pd.DataFrame:
+    """Every strategy x budget x seed; one row per run (accuracy is a fraction of the test set).
+
+    ``run(task, strategy, budget, seed, settings)`` makes one row: :func:`run_one` for images,
+    :func:`tlcourse.nlp.run_text` for text (see :func:`tlcourse.nlp.compare_text`).
+    """
     settings = settings or Settings()
     runs = [(s, b, seed) for b in labels_per_class for s in strategies for seed in seeds]
-    rows = [run_one(task, s, b, seed, settings)
+    rows = [run(task, s, b, seed, settings)
             for s, b, seed in tqdm(runs, desc=task.name, disable=not progress, leave=False)]
     return pd.DataFrame(rows)
 

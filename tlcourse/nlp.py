@@ -27,12 +27,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .config import Profile, cache_dir, get_profile, seed_everything
 from .data import TextDataset, few_shot_indices, few_shot_subset, load, stratified_split
 from .data.core import DataArgumentError
-from .experiments import fit_for_steps
+from .experiments import compare, fit_for_steps
 from .freeze import count_parameters, last_blocks, set_trainable, unfreeze
 from .models.text import (TextClassifier, TextEncoder, scratch_text_classifier, text_classifier,
                           text_model)
@@ -255,8 +254,4 @@ def compare_text(task: TextTask, strategies, budgets, seeds, settings: TextSetti
     ``seconds`` is each run's own wall time: for ``linear_probe`` the one-off embedding of the
     pool and test set (:meth:`TextTask.embeddings`) is not in it.
     """
-    settings = settings or TextSettings()
-    runs = [(s, b, seed) for b in budgets for s in strategies for seed in seeds]
-    rows = [run_text(task, s, b, seed, settings)
-            for s, b, seed in tqdm(runs, desc=task.name, disable=not progress, leave=False)]
-    return pd.DataFrame(rows)
+    return compare(task, strategies, budgets, seeds, settings or TextSettings(), progress, run=run_text)
