@@ -1,4 +1,6 @@
 """Strategy comparisons: the table's shape, what each strategy trains, determinism, summaries."""
+import dataclasses
+
 import pandas as pd
 import pytest
 import torch
@@ -34,9 +36,10 @@ def test_pretrained_model_reuses_the_letters_backbone(task):
 def test_compare_returns_one_row_per_run(task):
     results = compare(task, ["scratch", "linear_probe"], (1, 2), (0, 1), FAST, progress=False)
     assert len(results) == 2 * 2 * 2
-    assert set(results.columns) >= {"strategy", "labels_per_class", "seed", "accuracy", "seconds",
-                                    "trainable_parameters"}
+    assert set(results.columns) >= {"strategy", "labels_per_class", "labels", "seed", "accuracy",
+                                    "seconds", "trainable_parameters"}
     assert results["accuracy"].between(0, 1).all()
+    assert sorted(results["labels"].unique()) == [10, 20]  # the total over the 10 classes
 
 
 def test_trainable_parameters_follow_the_strategy(task):
@@ -59,6 +62,43 @@ def test_runs_repeat_exactly_for_a_seed(task):
 def test_unknown_strategy_names_the_real_ones(task):
     with pytest.raises(ValueError, match="linear_probe"):
         run_one(task, "freeze_half", 1, 0, FAST)
+
+
+def test_scratch_runs_use_their_own_steps_and_batch(task, monkeypatch):
+    import tlcourse.experiments as experiments
+
+    calls = []
+    monkeypatch.setattr(experiments, "fit_for_steps", lambda model, train, steps, batch, *a, **k:
+                        calls.append((steps, batch)))
+    settings = Settings(steps=4, batch_size=16, scratch_steps=7, scratch_batch_size=8)
+    run_one(task, "scratch", 1, 0, settings)
+    run_one(task, "finetune_all", 1, 0, settings)
+    run_one(task, "scratch", 1, 0, FAST)  # unset: the same as the fine-tuning runs
+    assert calls == [(7, 8), (4, 16), (4, 16)]
+
+
+def test_extra_strategies_of_a_task_run_through_the_same_runner(task):
+    def majority(t, indices, settings):
+        guess = t.pool.labels[indices].mode().values
+        return (t.test.labels == guess).float().mean().item(), 0
+
+    task = with_strategies(task, majority=majority)
+    row = run_one(task, "majority", 1, 0, FAST)
+    assert row["strategy"] == "majority" and row["accuracy"] == pytest.approx(0.1)
+    assert row["labels"] == 10 and row["trainable_parameters"] == 0
+
+
+def with_strategies(task, **extra):
+    """A copy of ``task`` with its own feature cache and the given extra strategies."""
+    return dataclasses.replace(task, extra_strategies=extra)
+
+
+def test_random_backbone_features_leave_the_callers_random_stream_alone(task):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    with_strategies(task).features(pretrained=False)  # a fresh task: features computed now
+    assert torch.equal(torch.rand(3), expected)
 
 
 def _table():

@@ -15,15 +15,14 @@ from tlcourse.data import TextDataset, few_shot_indices
 from tlcourse.data.core import DataArgumentError
 from tlcourse.data.tweets import _dedupe_key
 from tlcourse.errors import OfflineError
-from tlcourse.experiments import summarize
+from tlcourse.experiments import compare, run_one, strategies_of, summarize
 from tlcourse.freeze import count_parameters, named_blocks, set_trainable, trainable_blocks
 from tlcourse.models import text_model
 from tlcourse.models.text import TextClassifier, minilm_dir
-from tlcourse.nlp import (STRATEGIES, TextSettings, TextTask, cached_embeddings, compare_text,
-                          embedding_speed, per_class_budget, run_text, text_task, tfidf_classifier,
-                          top_layers)
+from tlcourse.freeze import last_blocks
+from tlcourse.nlp import STRATEGIES, TextTask, cached_embeddings, embedding_speed, text_settings, text_task, tfidf_classifier
 
-TINY = TextSettings(finetune_steps=2, scratch_steps=2, batch_size=8, scratch_batch_size=8, top_k=1)
+TINY = text_settings(get_profile("smoke"), steps=2, scratch_steps=2, batch_size=8, scratch_batch_size=8, k=2)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -89,14 +88,13 @@ def test_test_set_is_stored_shortest_first(smoke_task):
     assert lengths == sorted(lengths)
 
 
-def test_budgets_are_balanced_nested_and_in_total_labels(smoke_task):
-    assert per_class_budget(50, 2) == 25
-    small, large = (few_shot_indices(smoke_task.pool, per_class_budget(n, 2), seed=1) for n in (20, 100))
+def test_budgets_are_balanced_and_nested(smoke_task):
+    small, large = (few_shot_indices(smoke_task.pool, n, seed=1) for n in (10, 50))
     assert smoke_task.pool.labels[small].bincount().tolist() == [10, 10]
     assert set(small.tolist()) <= set(large.tolist())
-    for bad in (51, 1, 0, 20.0, True):
-        with pytest.raises(DataArgumentError, match="multiple of 2"):
-            per_class_budget(bad, 2)
+    for bad in (0, 1_000):
+        with pytest.raises(DataArgumentError):
+            few_shot_indices(smoke_task.pool, bad, seed=0)
 
 
 def test_token_ids_are_right_padded_and_cut_at_max_length(smoke_task):
@@ -165,44 +163,47 @@ def test_embedding_speed_measures_both_paddings(tiny_task):
 # ---------------------------------------------------------------- strategies
 
 
-def test_top_layers_of_minilm(smoke_task):
+def test_last_blocks_of_minilm(smoke_task):
     model = smoke_task.make_model(pretrained=True)
     assert list(named_blocks(model)) == ["embeddings"] + [f"layer{i}" for i in range(6)] + ["head"]
-    assert top_layers(model, 2) == ["layer4", "layer5", "head"]
-    set_trainable(model, top_layers(model, 2))
+    assert text_settings(get_profile("cpu")).k == 3  # the top two layers and the head
+    assert last_blocks(model, 3) == ["layer4", "layer5", "head"]
+    set_trainable(model, last_blocks(model, 3))
     assert count_parameters(model, trainable_only=True) == 3_549_698  # of 22,566,146 (notebook 04)
     assert count_parameters(model) == 22_566_146  # MiniLM's 22.7M less the unused pooler, plus the head
 
 
 def test_every_strategy_gives_one_row_per_run(tiny_task):
-    results = compare_text(tiny_task, STRATEGIES, (8, 20), (0, 1), TINY, progress=False)
+    assert set(strategies_of(tiny_task)) >= set(STRATEGIES)
+    results = compare(tiny_task, STRATEGIES, (4, 10), (0, 1), TINY, progress=False)
     assert len(results) == len(STRATEGIES) * 2 * 2
     assert {"task", "strategy", "labels_per_class", "labels", "seed", "accuracy", "seconds",
             "trainable_parameters"} <= set(results.columns)
     assert results["accuracy"].between(0, 1).all()
     assert sorted(results["labels_per_class"].unique()) == [4, 10]
+    assert sorted(results["labels"].unique()) == [8, 20]  # the total: two classes
     table = summarize(results)
     assert len(table) == len(STRATEGIES) * 2 and (table["runs"] == 2).all()
 
 
 def test_trainable_parameters_follow_the_strategy(tiny_task):
-    rows = {s: run_text(tiny_task, s, 8, 0, TINY) for s in STRATEGIES}
+    rows = {s: run_one(tiny_task, s, 4, 0, TINY) for s in STRATEGIES}
     n = {s: row["trainable_parameters"] for s, row in rows.items()}
     assert n["linear_probe"] == 32 * 2 + 2  # one weight per embedding dimension and class, two biases
     full = sum(p.numel() for p in tiny_task.make_model(True).parameters())
     assert n["finetune_all"] == full
     layer = sum(p.numel() for p in named_blocks(tiny_task.make_model(True))["layer1"].parameters())
-    assert n["finetune_top_k"] == layer + 32 * 2 + 2  # top_k=1: the last layer and the head
+    assert n["finetune_last_k"] == layer + 32 * 2 + 2  # k=2: the last layer and the head
     assert n["tfidf_logreg"] > 2 and n["scratch"] > 1_000_000  # the 30,522 x 64 token table
 
 
 def test_runs_repeat_exactly_for_a_seed(tiny_task):
-    for strategy in ("tfidf_logreg", "linear_probe", "scratch", "finetune_top_k"):
-        a, b = (run_text(tiny_task, strategy, 8, 3, TINY)["accuracy"] for _ in range(2))
+    for strategy in ("tfidf_logreg", "linear_probe", "scratch", "finetune_last_k"):
+        a, b = (run_one(tiny_task, strategy, 4, 3, TINY)["accuracy"] for _ in range(2))
         assert a == b, strategy
 
 
-def test_finetune_top_k_leaves_lower_layers_untouched(tiny_task, monkeypatch):
+def test_finetune_last_k_leaves_lower_layers_untouched(tiny_task, monkeypatch):
     trained = []
     original = tiny_task.make_model
 
@@ -211,7 +212,7 @@ def test_finetune_top_k_leaves_lower_layers_untouched(tiny_task, monkeypatch):
         return trained[-1]
 
     monkeypatch.setattr(tiny_task, "make_model", keep)
-    run_text(tiny_task, "finetune_top_k", 8, 0, TINY)
+    run_one(tiny_task, "finetune_last_k", 4, 0, TINY)
     model, reference = trained[0], original(True)
     assert trainable_blocks(model) == ["layer1", "head"]
     blocks, ref_blocks = named_blocks(model), named_blocks(reference)
@@ -224,7 +225,7 @@ def test_finetune_top_k_leaves_lower_layers_untouched(tiny_task, monkeypatch):
 
 def test_fine_tuning_copies_the_encoder(tiny_task):
     before = [p.clone() for p in tiny_task.encoder.model.parameters()]
-    run_text(tiny_task, "finetune_all", 8, 0, TINY)
+    run_one(tiny_task, "finetune_all", 4, 0, TINY)
     assert all(torch.equal(a, b) for a, b in zip(before, tiny_task.encoder.model.parameters()))
 
 
@@ -236,8 +237,13 @@ def test_scratch_model_is_small_and_random(tiny_task):
 
 
 def test_unknown_strategy_names_the_real_ones(tiny_task):
-    with pytest.raises(ValueError, match="linear_probe"):
-        run_text(tiny_task, "frozen", 8, 0, TINY)
+    with pytest.raises(ValueError, match="tfidf_logreg"):
+        run_one(tiny_task, "frozen", 4, 0, TINY)
+
+
+def test_random_probe_explains_it_is_for_images(tiny_task):
+    with pytest.raises(ValueError, match="tfidf_logreg"):
+        run_one(tiny_task, "random_probe", 4, 0, TINY)
 
 
 def test_tfidf_classifier_learns_words():
@@ -247,8 +253,8 @@ def test_tfidf_classifier_learns_words():
 
 def test_settings_follow_the_profile():
     cpu = get_profile("cpu")
-    settings = TextSettings.for_profile(cpu, top_k=3)
-    assert settings.finetune_steps == cpu.text_finetune_steps and settings.top_k == 3
+    settings = text_settings(cpu, k=4)
+    assert settings.steps == cpu.text_finetune_steps and settings.k == 4
     assert settings.scratch_steps == cpu.text_scratch_steps
 
 
@@ -297,7 +303,7 @@ def test_online_path_runs_end_to_end_on_a_saved_dataset_and_a_local_model(offlin
     write_sst2(offline / "cache")
     task = text_task("sst2", model=tiny_bert, profile=get_profile("smoke"))
     assert task.pool.labels.bincount().tolist() == [12, 12] and len(task.test) == 12
-    results = compare_text(task, ["linear_probe", "finetune_top_k"], (8,), (0,), TINY, progress=False)
+    results = compare(task, ["linear_probe", "finetune_last_k"], (4,), (0,), TINY, progress=False)
     assert results["accuracy"].between(0, 1).all() and len(results) == 2
 
 
@@ -322,8 +328,8 @@ def test_gpt2_style_backbone_classifies_through_the_same_code(tmp_path):
     task = TextTask("gpt2-tiny", data, data, encoder, max_length=16)
     model = task.make_model(True)
     assert list(named_blocks(model)) == ["embeddings", "layer0", "layer1", "head"]  # head: ln_f + linear
-    results = compare_text(task, ["linear_probe", "finetune_top_k", "scratch"], (4,), (0,), TINY,
-                           progress=False)
+    results = compare(task, ["linear_probe", "finetune_last_k", "scratch"], (2,), (0,), TINY,
+                      progress=False)
     assert isinstance(results, pd.DataFrame) and len(results) == 3
 
 

@@ -38,8 +38,8 @@ class Profile:
     max_eval: int  # cap on test-set size, keeps evaluation cheap
     max_pool_per_class: int  # labelled examples per class that budgets are drawn from
     text_samples: int  # labelled tweets available to the NLP notebook (pool + test)
-    text_budgets: tuple[int, ...]  # labelled texts in all (balanced) per NLP run
-    text_finetune_budgets: tuple[int, ...]  # fewer budgets where a language model is fine-tuned
+    text_labels_per_class: tuple[int, ...]  # label budgets of the NLP runs (x2 classes: labels in all)
+    text_finetune_labels_per_class: tuple[int, ...]  # fewer budgets where a language model is fine-tuned
     text_finetune_steps: int  # gradient steps per language-model fine-tuning run
     text_scratch_steps: int  # gradient steps per run of the small from-scratch text model
 
@@ -50,7 +50,7 @@ PROFILES: dict[str, Profile] = {
         pretrain_samples=1_000, pretrain_epochs=1, seeds=(0,), labels_per_class=(1, 5),
         finetune_labels_per_class=(1,),
         max_eval=200, max_pool_per_class=20, text_samples=400,
-        text_budgets=(20, 100), text_finetune_budgets=(20,), text_finetune_steps=4,
+        text_labels_per_class=(10, 50), text_finetune_labels_per_class=(10,), text_finetune_steps=4,
         text_scratch_steps=10,
     ),
     "cpu": Profile(
@@ -58,7 +58,7 @@ PROFILES: dict[str, Profile] = {
         pretrain_samples=20_000, pretrain_epochs=3, seeds=(0, 1, 2),
         labels_per_class=(1, 2, 5, 10, 20, 50), finetune_labels_per_class=(1, 5, 20, 50),
         max_eval=1_000, max_pool_per_class=200, text_samples=6_000,
-        text_budgets=(50, 200, 1_000, 5_000), text_finetune_budgets=(200,), text_finetune_steps=24,
+        text_labels_per_class=(25, 100, 500, 2_500), text_finetune_labels_per_class=(100,), text_finetune_steps=24,
         text_scratch_steps=100,
     ),
     "gpu": Profile(
@@ -67,7 +67,8 @@ PROFILES: dict[str, Profile] = {
         labels_per_class=(1, 2, 5, 10, 20, 50, 100),
         finetune_labels_per_class=(1, 2, 5, 10, 20, 50, 100), max_eval=2_000,
         max_pool_per_class=400, text_samples=20_000,
-        text_budgets=(50, 200, 1_000, 5_000, 10_000), text_finetune_budgets=(50, 200, 1_000, 5_000),
+        text_labels_per_class=(25, 100, 500, 2_500, 5_000),
+        text_finetune_labels_per_class=(25, 100, 500, 2_500),
         text_finetune_steps=300, text_scratch_steps=300,
     ),
 }

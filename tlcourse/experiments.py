@@ -1,23 +1,36 @@
 """Compare transfer strategies against training from scratch, over label budgets and seeds.
 
-A :class:`Task` says what the target is (a pool of labelled images to draw budgets from and a
-fixed test set) and how to build the model, pretrained or not. :func:`compare` runs each
-strategy for each labels-per-class budget and seed and returns a tidy table, one row per run;
-:func:`summarize` turns it into mean ± std. Every notebook comparison goes through here.
+One protocol serves every target, images or text. A task (:class:`Task` for images,
+:class:`tlcourse.nlp.TextTask` for text) says what the target is and how to build the model:
 
-Strategies:
+- ``pool`` and ``test``: labelled data sets (``.labels``, ``.classes``); budgets are drawn
+  from the pool, the test set is the same for every run;
+- ``make_model(pretrained)``: a fresh model with a head for the target's classes;
+- ``features(pretrained)``: frozen-backbone features ``(N, D)`` of pool and test, computed once;
+- ``train_data(indices)`` and ``test_data()``: what :func:`tlcourse.train.fit` trains on and
+  :func:`tlcourse.train.evaluate` scores;
+- ``extra_strategies``: baselines only that kind of task has (TF-IDF for text), each a
+  function ``(task, indices, settings) -> (accuracy, trainable parameters)``.
+
+The budget is always **labels per class** (``labels_per_class``; every row also holds the
+total, ``labels``). :func:`compare` runs each strategy for each budget and seed through
+:func:`run_one` and returns a tidy table, one row per run; :func:`summarize` turns it into
+mean ± std. Every notebook comparison goes through here.
+
+Strategies every task has:
 
 - ``scratch``: the same architecture, randomly initialised, every block trained;
 - ``linear_probe``: the pretrained backbone frozen, features computed once and cached,
   logistic regression on top (:func:`tlcourse.train.fit_linear_probe`);
 - ``random_probe``: the same probe on a *randomly initialised* backbone: what the
-  architecture alone gives, without pretraining;
+  architecture alone gives, without pretraining (image tasks);
 - ``finetune_all``: the pretrained model with a new head, every block trained;
-- ``finetune_last_k``: the pretrained model, only its last ``k`` blocks trained (head included).
+- ``finetune_last_k``: the pretrained model, only its last ``k`` named blocks trained, the
+  head counted as one (``k=2``: the last block and the head; see
+  :func:`tlcourse.freeze.last_blocks`).
 """
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,14 +44,17 @@ from tqdm.auto import tqdm
 from .config import seed_everything
 from .data import few_shot_indices
 from .freeze import count_parameters, last_blocks, set_trainable, unfreeze
-from .train import Transform, evaluate, extract_features, fit, fit_linear_probe
+from .train import Transform, evaluate, extract_features, fit_for_steps, fit_linear_probe
 
+PROBES = {"linear_probe": True, "random_probe": False}  # strategy -> pretrained backbone?
+NETWORKS = ("scratch", "finetune_all", "finetune_last_k")
 STRATEGIES = ("scratch", "linear_probe", "random_probe", "finetune_all", "finetune_last_k")
+Baseline = Callable[..., tuple[float, int]]  # (task, indices, settings) -> (accuracy, trainable)
 
 
 @dataclass
 class Task:
-    """A target task: where labelled examples come from and which model to adapt.
+    """An image target task: where labelled examples come from and which model to adapt.
 
     ``make_model(pretrained)`` returns a fresh model with a head for ``num_classes``: with the
     pretrained backbone when ``pretrained`` is True, randomly initialised otherwise.
@@ -49,21 +65,30 @@ class Task:
     test: object  # ImageDataset held out for every run
     make_model: Callable[[bool], nn.Module]
     transform: Transform | None = None  # batch -> what the model expects (resize, 3 channels)
-    _features: dict = field(default_factory=dict, repr=False)
+    extra_strategies: dict[str, Baseline] = field(default_factory=dict)
+    _features: dict = field(default_factory=dict, init=False, repr=False)
 
     @property
     def num_classes(self) -> int:
         return len(self.pool.classes)
 
-    def features(self, pretrained: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    def features(self, pretrained: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Backbone features of the pool and the test set, computed once per backbone."""
         if pretrained not in self._features:
-            torch.manual_seed(0)  # the random backbone is the same one for every run
-            model = self.make_model(pretrained)
+            with torch.random.fork_rng(devices=[]):  # the caller's random stream is left as it was
+                torch.manual_seed(0)  # the random backbone is the same one for every run
+                model = self.make_model(pretrained)
             self._features[pretrained] = tuple(
                 extract_features(model, part, transform=self.transform, progress=False)
                 for part in (self.pool, self.test))
         return self._features[pretrained]
+
+    def train_data(self, indices: torch.Tensor):
+        """The labelled images ``indices`` of the pool, as :func:`tlcourse.train.fit` takes them."""
+        return self.pool.subset(indices)
+
+    def test_data(self):
+        return self.test
 
 
 @dataclass(frozen=True)
@@ -75,10 +100,12 @@ class Settings:
     batch_size: int = 32
     lr_scratch: float = 3e-3  # a fresh network can take large steps
     lr_finetune: float = 1e-3  # smaller: large steps would wash out what was pretrained
-    k: int = 2  # blocks trained by finetune_last_k (the head counts as one)
+    k: int = 2  # blocks trained by finetune_last_k, counted from the top, the head included
     decay: float = 1.0  # < 1: each block nearer the input learns at decay x the next one's rate
     bn_policy: str = "frozen_eval"  # what BatchNorm layers do (tlcourse.freeze.apply_bn_policy)
     C: float = 1.0  # inverse L2 strength of the linear probe, as in scikit-learn
+    scratch_steps: int | None = None  # steps of a scratch run; None: the same as ``steps``
+    scratch_batch_size: int | None = None  # None: the same as ``batch_size``
 
     @classmethod
     def for_profile(cls, profile, **overrides) -> "Settings":
@@ -86,21 +113,7 @@ class Settings:
         return cls(**{"steps": profile.finetune_steps, **overrides})
 
 
-def fit_for_steps(model: nn.Module, train, steps: int, batch_size: int, lr: float, decay: float = 1.0,
-                  seed: int = 0, **fit_kwargs) -> None:
-    """Train with :func:`tlcourse.train.fit` for about ``steps`` gradient steps, whatever the
-    data size: whole epochs (at least ``steps`` steps), the learning rate cosine-decayed to zero.
-
-    ``train`` is whatever ``fit`` takes; ``fit_kwargs`` go to ``fit`` (``transform``, ``bn_policy``).
-    """
-    n = len(train[1]) if isinstance(train, (tuple, list)) else len(train)
-    batch = min(batch_size, n)
-    epochs = math.ceil(steps / math.ceil(n / batch))
-    fit(model, train, epochs=epochs, lr=lr, decay=decay, batch_size=batch, seed=seed, cosine=True,
-        progress=False, **fit_kwargs)
-
-
-def _probe(task: Task, indices: torch.Tensor, pretrained: bool, settings: Settings) -> tuple[float, int]:
+def _probe(task, indices: torch.Tensor, pretrained: bool, settings: Settings) -> tuple[float, int]:
     (pool_x, test_x), labels = task.features(pretrained), task.pool.labels
     probe = fit_linear_probe(pool_x[indices], labels[indices], task.num_classes, C=settings.C)
     with torch.no_grad():
@@ -108,41 +121,58 @@ def _probe(task: Task, indices: torch.Tensor, pretrained: bool, settings: Settin
     return accuracy, probe.linear.weight.numel() + probe.linear.bias.numel()
 
 
-def run_one(task: Task, strategy: str, per_class: int, seed: int, settings: Settings) -> dict:
+def _train_network(task, indices: torch.Tensor, strategy: str, seed: int,
+                   settings: Settings) -> tuple[float, int]:
+    """scratch, finetune_all or finetune_last_k: build, freeze, train for the settings' steps, test."""
+    seed_everything(seed)  # the new head (and the scratch network) start from seeded weights
+    model = unfreeze(task.make_model(strategy != "scratch"))
+    if strategy == "finetune_last_k":
+        set_trainable(model, last_blocks(model, settings.k))
+    if strategy == "scratch":  # a fresh network has nothing to protect: one rate for every block
+        steps = settings.scratch_steps or settings.steps
+        batch_size = settings.scratch_batch_size or settings.batch_size
+        lr, decay = settings.lr_scratch, 1.0
+    else:
+        steps, batch_size, lr, decay = settings.steps, settings.batch_size, settings.lr_finetune, settings.decay
+    fit_for_steps(model, task.train_data(indices), steps, batch_size, lr, decay, seed,
+                  transform=task.transform, bn_policy=settings.bn_policy)
+    accuracy = evaluate(model, task.test_data(), transform=task.transform)["accuracy"]
+    return accuracy, count_parameters(model, trainable_only=True)
+
+
+def strategies_of(task) -> tuple[str, ...]:
+    """Every strategy :func:`run_one` can run on ``task``: the shared ones and the task's own."""
+    return STRATEGIES + tuple(task.extra_strategies)
+
+
+def run_one(task, strategy: str, per_class: int, seed: int, settings: Settings) -> dict:
     """One run: draw ``per_class`` labels per class with ``seed``, adapt, test. One table row."""
-    if strategy not in STRATEGIES:
-        raise ValueError(f"Unknown strategy {strategy!r}; choose from {STRATEGIES}.")
+    if strategy not in strategies_of(task):
+        raise ValueError(f"Unknown strategy {strategy!r} for {task.name}; choose from {strategies_of(task)}.")
     indices = few_shot_indices(task.pool, per_class, seed=seed)
     start = time.perf_counter()
-    if strategy in ("linear_probe", "random_probe"):
-        accuracy, trainable = _probe(task, indices, strategy == "linear_probe", settings)
+    if strategy in PROBES:
+        accuracy, trainable = _probe(task, indices, PROBES[strategy], settings)
+    elif strategy in NETWORKS:
+        accuracy, trainable = _train_network(task, indices, strategy, seed, settings)
     else:
-        seed_everything(seed)
-        model = task.make_model(strategy != "scratch")
-        unfreeze(model)
-        if strategy == "finetune_last_k":
-            set_trainable(model, last_blocks(model, settings.k))
-        scratch = strategy == "scratch"  # a fresh network has nothing to protect: one rate
-        lr, decay = (settings.lr_scratch, 1.0) if scratch else (settings.lr_finetune, settings.decay)
-        fit_for_steps(model, task.pool.subset(indices), settings.steps, settings.batch_size, lr, decay,
-                      seed, transform=task.transform, bn_policy=settings.bn_policy)
-        accuracy = evaluate(model, task.test, transform=task.transform)["accuracy"]
-        trainable = count_parameters(model, trainable_only=True)
-    return {"task": task.name, "strategy": strategy, "labels_per_class": per_class, "seed": seed,
-            "accuracy": accuracy, "seconds": time.perf_counter() - start,
-            "trainable_parameters": trainable}
+        accuracy, trainable = task.extra_strategies[strategy](task, indices, settings)
+    return {"task": task.name, "strategy": strategy, "labels_per_class": per_class,
+            "labels": len(indices), "seed": seed, "accuracy": accuracy,
+            "seconds": time.perf_counter() - start, "trainable_parameters": trainable}
 
 
-def compare(task: Task, strategies, labels_per_class, seeds, settings: Settings | None = None,
-            progress: bool = True, run: Callable[..., dict] = run_one) -> pd.DataFrame:
-    """Every strategy x budget x seed; one row per run (accuracy is a fraction of the test set).
+def compare(task, strategies, labels_per_class, seeds, settings: Settings | None = None,
+            progress: bool = True) -> pd.DataFrame:
+    """Every strategy x budget (labels per class) x seed through :func:`run_one`; one row per
+    run (accuracy is a fraction of the test set).
 
-    ``run(task, strategy, budget, seed, settings)`` makes one row: :func:`run_one` for images,
-    :func:`tlcourse.nlp.run_text` for text (see :func:`tlcourse.nlp.compare_text`).
+    ``seconds`` is each run's own wall time: the one-off feature extraction that the probes
+    share (``task.features``) is not in it.
     """
     settings = settings or Settings()
     runs = [(s, b, seed) for b in labels_per_class for s in strategies for seed in seeds]
-    rows = [run(task, s, b, seed, settings)
+    rows = [run_one(task, s, b, seed, settings)
             for s, b, seed in tqdm(runs, desc=task.name, disable=not progress, leave=False)]
     return pd.DataFrame(rows)
 
@@ -162,7 +192,7 @@ def accuracy_table(results: pd.DataFrame, budget: str = "labels_per_class") -> p
     over seeds (std 0 for a single seed); the last column is the mean wall time of one run in
     seconds.
 
-    ``budget`` names the column that sets the budget (``"labels"`` for the total in NLP runs).
+    ``budget`` names the budget column: ``"labels_per_class"``, or ``"labels"`` for the total.
     """
     grouped = results.groupby(["strategy", budget], sort=False)["accuracy"]
     cells = (grouped.mean() * 100).map("{:.1f}".format) + " ± " + (grouped.std().fillna(0) * 100).map(

@@ -11,6 +11,7 @@ On CUDA the loop runs in bf16 autocast with ``channels_last`` images (one switch
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
@@ -174,6 +175,21 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float = 1e-3, dec
         model.load_state_dict(best_state)
     model.eval()
     return history
+
+
+def fit_for_steps(model: nn.Module, train, steps: int, batch_size: int, lr: float, decay: float = 1.0,
+                  seed: int = 0, **fit_kwargs) -> History:
+    """Train with :func:`fit` for about ``steps`` gradient steps, whatever the data size: whole
+    epochs (at least ``steps`` steps), the learning rate cosine-decayed to zero. So a 10-image
+    run and a 500-image run get the same number of updates.
+
+    ``train`` is whatever ``fit`` takes; ``fit_kwargs`` go to ``fit`` (``transform``, ``bn_policy``).
+    """
+    n = len(as_tensors(train)[1])
+    batch = min(batch_size, n)
+    epochs = math.ceil(steps / math.ceil(n / batch))
+    return fit(model, train, epochs=epochs, lr=lr, decay=decay, batch_size=batch, seed=seed,
+               cosine=True, progress=False, **fit_kwargs)
 
 
 @contextmanager

@@ -29,8 +29,8 @@ def tweets():
 
 
 @lru_cache(maxsize=None)
-def tweets_accuracy(strategy: str, labels: int, seed: int = 0) -> float:
-    """Test accuracy of one reference text run (see :func:`tlcourse.nlp.run_text`)."""
-    from ..nlp import TextSettings, run_text
+def tweets_accuracy(strategy: str, per_class: int, seed: int = 0) -> float:
+    """Test accuracy of one reference text run (see :func:`tlcourse.experiments.run_one`)."""
+    from ..nlp import text_settings
 
-    return run_text(tweets(), strategy, labels, seed, TextSettings.for_profile(get_profile()))["accuracy"]
+    return run_one(tweets(), strategy, per_class, seed, text_settings(get_profile()))["accuracy"]
