@@ -1,35 +1,63 @@
 # Two commands do everything on a fresh machine:
-#   make lab    create the environment if needed, then open the course in JupyterLab
-#   make test   create the environment if needed, then run every test and notebook check
+#   make lab    create the learner's environment if needed, then open the course in JupyterLab
+#   make test   create the full environment if needed, then run every test and notebook check
+# The test environment (offline, smoke profile, strict checks, a private cache) is set in
+# conftest.py, so a plain `pytest` behaves the same as `make test`.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
+# Exact versions of everything installed: the ranges are in pyproject.toml, the pins here.
+INSTALL := $(BIN)/python -m pip install --constraint constraints.txt
+LAB_STAMP := $(VENV)/.lab-stamp
+DEV_STAMP := $(VENV)/.dev-stamp
 PORT   ?= 8888
 # LAB_EXTRA lets a test start exactly this server headless: make lab LAB_EXTRA="--no-browser ..."
 LAB_EXTRA ?=
+# What `make test-fast` leaves out: claim tests, notebooks, grader runs, JupyterLab, slow tests.
+FAST := not (slow or claims or notebooks or grader or lab)
 
-# Tests run offline on purpose: nothing may download at test time. Strict checks make a
-# solutions notebook whose own checks fail an nbval failure.
-TEST_ENV := TLCOURSE_CACHE=$(CURDIR)/.cache/test TLCOURSE_PROFILE=smoke TLCOURSE_STRICT_CHECKS=1 TLCOURSE_OFFLINE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg
+.PHONY: setup setup-dev lab test test-fast sync doctor lock clean-env
+setup: $(LAB_STAMP)
+setup-dev: $(DEV_STAMP)
 
-.PHONY: setup lab test doctor clean-env
-setup: $(STAMP)
-
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[test]'
-	touch $(STAMP)
+
+# A learner's environment: the package and JupyterLab, no test tools.
+$(LAB_STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(INSTALL) -e '.[lab]'
+	touch $@
+
+# A contributor's: everything the tests need as well.
+$(DEV_STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(INSTALL) -e '.[dev]'
+	touch $@ $(LAB_STAMP)
 
 lab: setup
 	$(BIN)/jupyter lab --ServerApp.allow_root=True --ServerApp.port=$(PORT) --ServerApp.root_dir=. $(LAB_EXTRA) notebooks/00_welcome.ipynb
 
-test: setup
-	$(TEST_ENV) $(BIN)/python -m pytest
+test: setup-dev
+	$(BIN)/python -m pytest
+
+test-fast: setup-dev
+	$(BIN)/python -m pytest -m "$(FAST)" tests
+
+# After editing a notebook (its .py source or the .ipynb in JupyterLab): bring its pair in step,
+# then regenerate the exercise notebooks from the solutions.
+sync: setup-dev
+	$(BIN)/jupytext --sync notebooks/[0-9]*.ipynb solutions/[0-9]*.ipynb
+	$(BIN)/tlcourse make-exercises
 
 doctor: setup
 	$(BIN)/tlcourse doctor
+
+# Re-pin constraints.txt: resolve the ranges in pyproject.toml afresh in a throw-away venv.
+lock:
+	rm -rf /tmp/tlcourse-lock && $(PYTHON) -m venv /tmp/tlcourse-lock
+	/tmp/tlcourse-lock/bin/python -m pip install -q '.[dev]'
+	head -n 2 constraints.txt > /tmp/tlcourse-lock/header
+	(cat /tmp/tlcourse-lock/header; /tmp/tlcourse-lock/bin/python -m pip freeze --exclude tlcourse) > constraints.txt
 
 clean-env:
 	rm -rf $(VENV)
