@@ -13,7 +13,7 @@ LAB_EXTRA ?=
 # solutions notebook whose own checks fail an nbval failure.
 TEST_ENV := TLCOURSE_CACHE=$(CURDIR)/.cache/test TLCOURSE_PROFILE=smoke TLCOURSE_STRICT_CHECKS=1 TLCOURSE_OFFLINE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg
 
-.PHONY: setup lab test doctor clean-env
+.PHONY: setup lab test sync doctor clean-env
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -27,6 +27,12 @@ lab: setup
 
 test: setup
 	$(TEST_ENV) $(BIN)/python -m pytest
+
+# After editing a notebook or its .py: bring each pair in step (the newer file wins), then
+# regenerate exercises/ from solutions/.
+sync: setup
+	$(BIN)/jupytext --sync notebooks/*.ipynb notebooks/*.py solutions/*.ipynb solutions/*.py
+	$(BIN)/tlcourse make-exercises
 
 doctor: setup
 	$(BIN)/tlcourse doctor
