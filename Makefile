@@ -43,10 +43,10 @@ test: setup-dev
 test-fast: setup-dev
 	$(BIN)/python -m pytest -m "$(FAST)" tests
 
-# After editing a notebook (its .py source or the .ipynb in JupyterLab): bring its pair in step,
-# then regenerate the exercise notebooks from the solutions.
+# After editing a notebook (its .py source or the .ipynb in JupyterLab): bring each pair in step
+# (the newer file wins; a new .py gets its .ipynb), then regenerate exercises/ from solutions/.
 sync: setup-dev
-	$(BIN)/jupytext --sync notebooks/[0-9]*.ipynb solutions/[0-9]*.ipynb
+	$(BIN)/jupytext --sync notebooks/*.ipynb notebooks/*.py solutions/*.ipynb solutions/*.py
 	$(BIN)/tlcourse make-exercises
 
 doctor: setup

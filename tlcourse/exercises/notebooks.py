@@ -3,8 +3,8 @@
 In ``solutions/NN_*.ipynb`` each answer cell starts with a ``# qN`` line and holds its answer
 between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (the nbgrader convention).
 :func:`make_exercises` writes ``exercises/NN_*.ipynb`` with each answer replaced by a
-placeholder that raises ``NotImplementedError``, outputs cleared, and stores the answers in
-``solutions.json`` for ``qN.solution()``.
+placeholder that raises ``NotImplementedError``, outputs and the jupytext pairing cleared, and
+stores the answers in ``solutions.json`` for ``qN.solution()``.
 """
 from __future__ import annotations
 
@@ -65,6 +65,7 @@ def exercise_id(nb, path: Path) -> str:
 def to_exercise(nb, path: Path) -> tuple[nbformat.NotebookNode, dict[str, str]]:
     """The exercise version of a solutions notebook, and its solutions by question name."""
     exercise, solutions = copy.deepcopy(nb), {}
+    exercise.metadata.pop("jupytext", None)  # exercises are generated, not paired with a .py
     for i, cell in enumerate(exercise.cells):
         if cell.cell_type != "code":
             continue

