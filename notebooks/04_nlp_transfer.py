@@ -39,7 +39,7 @@
 # | `scratch` | a small transformer, every weight from random | no |
 # | `linear_probe` | logistic regression on frozen MiniLM sentence vectors | yes, frozen |
 # | `finetune_all` | MiniLM with a new head, every layer | yes |
-# | `finetune_top_k` | MiniLM with a new head, only the top 2 layers and the head | yes |
+# | `finetune_last_k` | MiniLM with a new head, only its last `k=3` blocks: the top 2 layers and the head | yes |
 
 # %%
 import time
@@ -47,18 +47,19 @@ import pandas as pd
 from tlcourse import get_profile, seed_everything
 from tlcourse.data import few_shot_indices
 from tlcourse.errors import OfflineError
-from tlcourse.experiments import accuracy_table, describe, summarize
-from tlcourse.freeze import set_trainable, trainable_summary
-from tlcourse.nlp import TextSettings, compare_text, embedding_speed, text_task, top_layers
+from tlcourse.experiments import accuracy_table, compare, describe, summarize
+from tlcourse.freeze import last_blocks, set_trainable, trainable_summary
+from tlcourse.nlp import embedding_speed, text_settings, text_task
 from tlcourse.plots import data_efficiency
 from tlcourse.widgets import FreezePanel
 
 profile = get_profile()
-settings = TextSettings.for_profile(profile)
+settings = text_settings(profile)
 seed_everything(0)
 task = text_task("tweets", model="minilm", profile=profile)
 print(f"profile {profile.name}: pool {len(task.pool)} tweets, test {len(task.test)} tweets (both half "
-      f"negative, half positive); budgets {profile.text_budgets} labelled tweets; seeds {profile.seeds}")
+      f"negative, half positive); budgets {[2 * n for n in profile.text_labels_per_class]} labelled "
+      f"tweets in all ({profile.text_labels_per_class} per class); seeds {profile.seeds}")
 
 # %% [markdown]
 # ## The data: real tweets
@@ -130,7 +131,7 @@ print(f"embeddings {tuple(pool_vectors.shape)} and {tuple(test_vectors.shape)} r
 # seed fits TF-IDF and the probe to the same tweets (std 0).
 
 # %%
-results = compare_text(task, ["tfidf_logreg", "scratch", "linear_probe"], profile.text_budgets,
+results = compare(task, ["tfidf_logreg", "scratch", "linear_probe"], profile.text_labels_per_class,
                        profile.seeds, settings)
 accuracy_table(results, budget="labels")
 
@@ -139,12 +140,12 @@ accuracy_table(results, budget="labels")
 #
 # The same freeze helpers as for the CNNs name MiniLM's blocks from input to output:
 # `embeddings` (token and position vectors), `layer0` ... `layer5` (the transformer layers)
-# and `head` (our new linear layer). `finetune_top_k` trains only the top two layers and the
-# head; everything below keeps its pretrained weights and needs no backward pass.
+# and `head` (our new linear layer). `finetune_last_k` with `k=3` trains only the last three
+# blocks: the top two layers and the head; everything below keeps its pretrained weights and needs no backward pass.
 
 # %%
 model = task.make_model(pretrained=True)
-set_trainable(model, top_layers(model, settings.top_k))
+set_trainable(model, last_blocks(model, settings.k))
 trainable_summary(model)
 
 # %% [markdown]
@@ -169,13 +170,13 @@ panel
 # ## Fine-tuning: all layers vs the top two
 #
 # Fine-tuning a 22.7M-parameter transformer costs far more than a probe, so it runs at fewer
-# budgets (`profile.text_finetune_budgets`), for a fixed number of steps, with a learning rate
+# budgets (`profile.text_finetune_labels_per_class`), for a fixed number of steps, with a learning rate
 # that halves at every block below the head (the discriminative rates of notebook 03): the
 # new head learns fast, the pretrained layers move gently.
 
 # %%
-finetuned = compare_text(task, ["finetune_all", "finetune_top_k"], profile.text_finetune_budgets,
-                         profile.seeds, settings)
+finetuned = compare(task, ["finetune_all", "finetune_last_k"], profile.text_finetune_labels_per_class,
+                    profile.seeds, settings)
 everything = pd.concat([results, finetuned])
 accuracy_table(everything, budget="labels")
 
@@ -189,7 +190,7 @@ print(describe(everything, "linear_probe", "scratch"))
 print()
 print(describe(everything, "finetune_all", "linear_probe"))
 print()
-print(describe(everything, "finetune_top_k", "finetune_all"))
+print(describe(everything, "finetune_last_k", "finetune_all"))
 
 # %% [markdown]
 # ## What the measurements say
@@ -232,8 +233,8 @@ print(describe(everything, "finetune_top_k", "finetune_all"))
 # %%
 try:
     sst2 = text_task("sst2", model="distilbert-base-uncased", profile=profile)
-    online = compare_text(sst2, ["tfidf_logreg", "linear_probe", "finetune_top_k"],
-                          profile.text_finetune_budgets, profile.seeds[:1], settings)
+    online = compare(sst2, ["tfidf_logreg", "linear_probe", "finetune_last_k"],
+                     profile.text_finetune_labels_per_class, profile.seeds[:1], settings)
     display(accuracy_table(online, budget="labels"))
 except OfflineError as err:
     print(err)
@@ -267,8 +268,8 @@ for name, demo in demos.items():
 #
 # Every number above was computed in this run; `tests/test_claims_04.py` re-measures the
 # statements under *What the measurements say* with the `cpu` profile's settings and fixed
-# seeds. Things to try: a stronger or weaker probe (`TextSettings(C=1.0)`), more fine-tuning
-# steps (`finetune_steps=100`), or `top_k=1`; with a network, the same comparison on SST-2
+# seeds. Things to try: a stronger or weaker probe (`text_settings(profile, C=1.0)`), more
+# fine-tuning steps (`steps=100`), or `k=2` (only the top layer and the head); with a network, the same comparison on SST-2
 # with RoBERTa.
 
 # %% [markdown]

@@ -27,8 +27,9 @@
 from tlcourse import get_profile, seed_everything
 from tlcourse.data import few_shot_indices
 from tlcourse.exercises.ex04 import q1, q2, q3
-from tlcourse.freeze import named_blocks, set_trainable, trainable_summary
-from tlcourse.nlp import compare_text, text_task, top_layers
+from tlcourse.experiments import compare
+from tlcourse.freeze import last_blocks, named_blocks, set_trainable, trainable_summary
+from tlcourse.nlp import text_settings, text_task
 from tlcourse.train import fit_linear_probe
 
 profile = get_profile()
@@ -48,7 +49,7 @@ print(f"pool {len(task.pool)} tweets, test {len(task.test)} tweets; blocks {list
 top_model = None
 ### BEGIN SOLUTION
 top_model = task.make_model(True)
-set_trainable(top_model, top_layers(top_model, 2))
+set_trainable(top_model, last_blocks(top_model, 3))  # layer4, layer5 and the head
 ### END SOLUTION
 trainable_summary(top_model)
 
@@ -86,15 +87,15 @@ q2.check(pool_embeddings, probe_accuracy)
 # ## q3 · Bag of words or pretrained encoder? (3 points)
 #
 # With 100 labelled tweets, should a team use TF-IDF + logistic regression (`tfidf_logreg`) or
-# the probe on MiniLM embeddings (`linear_probe`)? Measure both with `compare_text` over the
-# profile's seeds, keep the table in `results`, and set `best_strategy` to what the
+# the probe on MiniLM embeddings (`linear_probe`)? Measure both with `compare` (50 labels per
+# class) over the profile's seeds, keep the table in `results`, and set `best_strategy` to what the
 # measurement supports.
 
 # %%
 # q3
 results = best_strategy = None
 ### BEGIN SOLUTION
-results = compare_text(task, ["tfidf_logreg", "linear_probe"], [100], profile.seeds)
+results = compare(task, ["tfidf_logreg", "linear_probe"], [50], profile.seeds, text_settings(profile))
 best_strategy = results.groupby("strategy")["accuracy"].mean().idxmax()
 ### END SOLUTION
 results[["strategy", "labels", "seed", "accuracy"]]

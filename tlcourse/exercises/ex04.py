@@ -43,8 +43,8 @@ q1 = Problem(
     hints=[
         "named_blocks(model) lists embeddings, layer0 ... layer5, head: the same freeze helpers "
         "as for the CNNs work on transformer layers.",
-        "top_layers(model, 2) names the top two layers and the head.",
-        "top_model = task.make_model(True); set_trainable(top_model, top_layers(top_model, 2))",
+        "last_blocks(model, 3) names the last three blocks: the top two layers and the head.",
+        "top_model = task.make_model(True); set_trainable(top_model, last_blocks(top_model, 3))",
     ],
 )
 
