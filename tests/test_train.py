@@ -88,6 +88,22 @@ def test_extract_features_removes_the_head_and_caches(tmp_path):
     assert torch.equal(train.extract_features(model, x, cache=cache, progress=False), feats)
 
 
+def test_save_atomic_never_leaves_half_a_file(tmp_path, monkeypatch):
+    path = tmp_path / "sub" / "t.pt"
+    train.save_atomic(torch.arange(3), path)
+    assert torch.equal(torch.load(path, weights_only=True), torch.arange(3))
+
+    def crash(obj, f):
+        f.write(b"half a tensor")
+        raise OSError("disk full")
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(OSError, match="disk full"):
+        train.save_atomic(torch.arange(5), path)
+    monkeypatch.undo()
+    assert torch.equal(torch.load(path, weights_only=True), torch.arange(3))
+    assert [p.name for p in path.parent.iterdir()] == ["t.pt"], "no temporary file is left behind"
+
+
 @pytest.fixture(scope="module")
 def digits():
     data = load_digits()

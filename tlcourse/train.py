@@ -11,7 +11,9 @@ On CUDA the loop runs in bf16 autocast with ``channels_last`` images (one switch
 from __future__ import annotations
 
 import copy
+import os
 import time
+import uuid
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -213,9 +215,32 @@ def extract_features(model: nn.Module, data, batch_size: int = 256, transform: T
                 chunks.append(model(transform(xb) if transform else xb).float().cpu())
     features = torch.cat(chunks).flatten(1)
     if cache is not None:
-        Path(cache).parent.mkdir(parents=True, exist_ok=True)
-        torch.save(features, cache)
+        save_atomic(features, cache)
     return features
+
+
+def save_atomic(obj, path: str | Path) -> Path:
+    """``torch.save(obj, path)`` all at once: written to a temporary file in the same folder, then
+    renamed over ``path`` (``os.replace``), so an interrupted save leaves the old file or none,
+    never half a file that a later run would read. Creates the folder; returns the path."""
+    return _write_atomic(path, lambda f: torch.save(obj, f))
+
+
+def _write_atomic(path: str | Path, write: Callable) -> Path:
+    """Call ``write(binary_file)`` on a temporary file beside ``path``, then rename it to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(partial, "xb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())  # the bytes are on disk before the name points at them
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return path
 
 
 class LinearProbe(nn.Module):
