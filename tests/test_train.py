@@ -65,6 +65,24 @@ def test_evaluate_matches_a_hand_count():
     assert train.evaluate(model, (x, y), device="cpu")["accuracy"] == pytest.approx(0.75)
 
 
+def test_fast_gpu_false_reaches_validation_too(monkeypatch):
+    """fit(fast_gpu=False) must validate in float32 as well: no bf16 autocast anywhere."""
+    asked = []
+    real = train.autocast
+
+    def spy(device, fast_gpu=True):
+        asked.append(fast_gpu)
+        return real(device, fast_gpu)
+    monkeypatch.setattr(train, "autocast", spy)
+    torch.manual_seed(0)
+    train.fit(SmallCNN(num_classes=2), _toy(64), _toy(32, seed=1), epochs=1, batch_size=32,
+              fast_gpu=False, progress=False)
+    assert asked and not any(asked)
+    asked.clear()
+    train.evaluate(SmallCNN(num_classes=2), _toy(32), fast_gpu=False)
+    assert asked and not any(asked)
+
+
 def test_bad_data_gets_a_clear_error():
     with pytest.raises(ValueError, match="labels"):
         train.as_tensors((torch.zeros(3, 1, 8, 8), torch.zeros(2)))

@@ -104,10 +104,12 @@ def predict(model: nn.Module, inputs: torch.Tensor, batch_size: int = 256,
 
 
 def evaluate(model: nn.Module, data, batch_size: int = 256, transform: Transform | None = None,
-             device=None) -> dict:
-    """Mean cross-entropy loss and accuracy (a fraction, 0-1) of ``model`` on ``data``."""
+             device=None, fast_gpu: bool = True) -> dict:
+    """Mean cross-entropy loss and accuracy (a fraction, 0-1) of ``model`` on ``data``.
+
+    ``fast_gpu`` as in :func:`fit`: bf16 autocast on CUDA when True, float32 when False."""
     x, y = as_tensors(data)
-    logits = predict(model, x, batch_size, transform, device)
+    logits = predict(model, x, batch_size, transform, device, fast_gpu)
     return {"loss": F.cross_entropy(logits, y).item(),
             "accuracy": (logits.argmax(1) == y).float().mean().item()}
 
@@ -165,7 +167,7 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float = 1e-3, dec
         row = {"epoch": epoch, "train_loss": loss, "train_accuracy": acc, "seconds": seconds,
                "images_per_second": len(x) / seconds}
         if val is not None:
-            scores = evaluate(model, val, transform=transform, device=device)
+            scores = evaluate(model, val, transform=transform, device=device, fast_gpu=fast_gpu)
             row |= {"val_loss": scores["loss"], "val_accuracy": scores["accuracy"]}
         history.rows.append(row)
         bar.set_postfix(loss=f"{loss:.3f}", **({"val_acc": f"{row['val_accuracy']:.3f}"} if val is not None else {}))
