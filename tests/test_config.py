@@ -1,4 +1,5 @@
 """Profiles, seeding, device and cache directory."""
+import os
 import random
 
 import numpy as np
@@ -55,6 +56,14 @@ def test_seed_everything_repeats_every_generator():
     assert draw() == first
     config.seed_everything(8)
     assert draw() != first
+
+
+def test_seed_everything_leaves_the_environment_alone(monkeypatch):
+    """PYTHONHASHSEED only counts when an interpreter starts: setting it in os.environ would only
+    change the hashes of child processes started later, not of this one."""
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    config.seed_everything(3)
+    assert "PYTHONHASHSEED" not in os.environ
 
 
 def test_device_order(monkeypatch):
