@@ -1,6 +1,9 @@
 """Profiles, seeding, device and cache directory."""
 import os
 import random
+import re
+from dataclasses import fields
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,6 +40,16 @@ def test_profile_is_frozen_and_overridable():
     assert profile.epochs == 2 and config.get_profile("cpu").epochs != 2
     with pytest.raises(Exception):
         profile.epochs = 5
+
+
+def test_every_profile_field_is_read_somewhere():
+    """A field nothing reads is a switch that does nothing: the course or a notebook must use it."""
+    root = Path(config.__file__).parents[1]
+    sources = "\n".join(p.read_text() for folder in ("tlcourse", "tools")
+                        for p in (root / folder).rglob("*.py") if p.name != "config.py")
+    unread = [f.name for f in fields(config.Profile)
+              if f.name != "name" and not re.search(rf"\.{f.name}\b", sources)]
+    assert unread == [], f"Profile fields nothing reads: {unread}"
 
 
 @pytest.mark.parametrize("bad, words", [({"name": "laptop"}, "smoke"), ({"epoch": 2}, "epochs")])

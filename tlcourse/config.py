@@ -25,7 +25,6 @@ class Profile:
     """How big every experiment in the course is."""
 
     name: str
-    image_size: int  # side of the small-CNN images, pixels (the CNN is built for 32)
     backbone_image_size: int  # side fed to ImageNet backbones; 224 is what they were trained on
     batch_size: int
     epochs: int  # epochs of one interactive training run (the FreezePanel)
@@ -46,7 +45,7 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
-        name="smoke", image_size=32, backbone_image_size=96, batch_size=64, epochs=2, finetune_steps=20,
+        name="smoke", backbone_image_size=96, batch_size=64, epochs=2, finetune_steps=20,
         pretrain_samples=1_000, pretrain_epochs=1, seeds=(0,), labels_per_class=(1, 5),
         finetune_labels_per_class=(1,),
         max_eval=200, max_pool_per_class=20, text_samples=400,
@@ -54,7 +53,7 @@ PROFILES: dict[str, Profile] = {
         text_scratch_steps=10,
     ),
     "cpu": Profile(
-        name="cpu", image_size=32, backbone_image_size=128, batch_size=64, epochs=15, finetune_steps=150,
+        name="cpu", backbone_image_size=128, batch_size=64, epochs=15, finetune_steps=150,
         pretrain_samples=20_000, pretrain_epochs=3, seeds=(0, 1, 2),
         labels_per_class=(1, 2, 5, 10, 20, 50), finetune_labels_per_class=(1, 5, 20, 50),
         max_eval=1_000, max_pool_per_class=200, text_samples=6_000,
@@ -62,7 +61,7 @@ PROFILES: dict[str, Profile] = {
         text_scratch_steps=100,
     ),
     "gpu": Profile(
-        name="gpu", image_size=32, backbone_image_size=224, batch_size=128, epochs=30, finetune_steps=300,
+        name="gpu", backbone_image_size=224, batch_size=128, epochs=30, finetune_steps=300,
         pretrain_samples=100_000, pretrain_epochs=10, seeds=(0, 1, 2, 3, 4),
         labels_per_class=(1, 2, 5, 10, 20, 50, 100),
         finetune_labels_per_class=(1, 2, 5, 10, 20, 50, 100), max_eval=2_000,
