@@ -71,6 +71,37 @@ def test_seed_everything_repeats_every_generator():
     assert draw() != first
 
 
+def test_preserved_rng_restores_every_generator_even_after_an_error():
+    def draw():
+        return random.random(), np.random.rand(), torch.rand(3).tolist()
+
+    config.seed_everything(7)
+    expected = draw()
+    config.seed_everything(7)
+    torch.backends.cudnn.benchmark = True
+    with config.preserved_rng():
+        config.seed_everything(123)  # also sets the cuDNN flags
+        draw()
+    assert draw() == expected and torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = False
+    config.seed_everything(7)
+    with pytest.raises(ZeroDivisionError), config.preserved_rng():
+        draw()
+        1 / 0
+    assert draw() == expected
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_preserved_rng_restores_the_cuda_generator():
+    torch.manual_seed(7)
+    expected = torch.rand(3, device="cuda").tolist()
+    torch.manual_seed(7)
+    with config.preserved_rng():
+        torch.manual_seed(123)
+        torch.rand(3, device="cuda")
+    assert torch.rand(3, device="cuda").tolist() == expected
+
+
 def test_seed_everything_leaves_the_environment_alone(monkeypatch):
     """PYTHONHASHSEED only counts when an interpreter starts: setting it in os.environ would only
     change the hashes of child processes started later, not of this one."""

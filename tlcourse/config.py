@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -111,6 +112,32 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
+
+
+@contextmanager
+def preserved_rng():
+    """Run a block without changing the caller's random state, even if the block reseeds.
+
+    Saves, then restores on the way out (also after an error), the state of Python's
+    ``random``, NumPy's global RNG, torch's CPU generator, every CUDA device's and MPS's
+    generator when present, and the cuDNN flags :func:`seed_everything` sets. Exercise checks
+    run inside it, so checking an answer never changes what the learner's next cell draws.
+    """
+    saved = random.getstate(), np.random.get_state(), torch.random.get_rng_state()
+    cudnn = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    mps = torch.mps.get_rng_state() if torch.backends.mps.is_available() else None
+    try:
+        yield
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+        torch.random.set_rng_state(saved[2])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+        if mps is not None:
+            torch.mps.set_rng_state(mps)
 
 
 def get_device(prefer: str | None = None) -> torch.device:
