@@ -1,5 +1,9 @@
 """Profiles, seeding, device and cache directory."""
+import os
 import random
+import re
+from dataclasses import fields
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,6 +42,16 @@ def test_profile_is_frozen_and_overridable():
         profile.epochs = 5
 
 
+def test_every_profile_field_is_read_somewhere():
+    """A field nothing reads is a switch that does nothing: the course or a notebook must use it."""
+    root = Path(config.__file__).parents[1]
+    sources = "\n".join(p.read_text() for folder in ("tlcourse", "tools")
+                        for p in (root / folder).rglob("*.py") if p.name != "config.py")
+    unread = [f.name for f in fields(config.Profile)
+              if f.name != "name" and not re.search(rf"\.{f.name}\b", sources)]
+    assert unread == [], f"Profile fields nothing reads: {unread}"
+
+
 @pytest.mark.parametrize("bad, words", [({"name": "laptop"}, "smoke"), ({"epoch": 2}, "epochs")])
 def test_bad_profile_requests_say_what_exists(bad, words):
     name = bad.pop("name", "cpu")
@@ -55,6 +69,45 @@ def test_seed_everything_repeats_every_generator():
     assert draw() == first
     config.seed_everything(8)
     assert draw() != first
+
+
+def test_preserved_rng_restores_every_generator_even_after_an_error():
+    def draw():
+        return random.random(), np.random.rand(), torch.rand(3).tolist()
+
+    config.seed_everything(7)
+    expected = draw()
+    config.seed_everything(7)
+    torch.backends.cudnn.benchmark = True
+    with config.preserved_rng():
+        config.seed_everything(123)  # also sets the cuDNN flags
+        draw()
+    assert draw() == expected and torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = False
+    config.seed_everything(7)
+    with pytest.raises(ZeroDivisionError), config.preserved_rng():
+        draw()
+        1 / 0
+    assert draw() == expected
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_preserved_rng_restores_the_cuda_generator():
+    torch.manual_seed(7)
+    expected = torch.rand(3, device="cuda").tolist()
+    torch.manual_seed(7)
+    with config.preserved_rng():
+        torch.manual_seed(123)
+        torch.rand(3, device="cuda")
+    assert torch.rand(3, device="cuda").tolist() == expected
+
+
+def test_seed_everything_leaves_the_environment_alone(monkeypatch):
+    """PYTHONHASHSEED only counts when an interpreter starts: setting it in os.environ would only
+    change the hashes of child processes started later, not of this one."""
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    config.seed_everything(3)
+    assert "PYTHONHASHSEED" not in os.environ
 
 
 def test_device_order(monkeypatch):

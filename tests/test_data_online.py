@@ -180,3 +180,31 @@ def test_online_cards_are_available_offline(offline_cache):
     for name in list_datasets(offline=False):
         c = card(name)
         assert not c.offline and c.url and c.citation and c.size > 0
+
+
+def test_an_interrupted_hub_save_leaves_no_half_copy(offline_cache, monkeypatch):
+    """A crash while saving a downloaded set must not leave a folder that later loads as complete."""
+    import datasets
+    from pathlib import Path
+
+    from tlcourse.data import online
+
+    write_fake_sst2(offline_cache / "hub")
+    data = datasets.load_from_disk(str(offline_cache / "hub" / "hf" / "sst2"))
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(online, "require_online", lambda *args: None)
+    monkeypatch.setattr(datasets, "load_dataset", lambda path: data)
+
+    def crash(self, path, **kwargs):
+        Path(path).mkdir(parents=True)
+        (Path(path) / "dataset_dict.json").write_text('{"splits": ["train", "validation", "test"]}')
+        raise OSError("disk full")
+    real_save = datasets.DatasetDict.save_to_disk
+    monkeypatch.setattr(datasets.DatasetDict, "save_to_disk", crash)
+    with pytest.raises(OSError, match="disk full"):
+        load("sst2")
+    assert not (offline_cache / "hf" / "sst2" / "dataset_dict.json").exists()
+    monkeypatch.setattr(datasets.DatasetDict, "save_to_disk", real_save)
+    assert load("sst2").texts[0] == "a gripping film"
+    assert (offline_cache / "hf" / "sst2" / "dataset_dict.json").exists()
+    assert sorted(p.name for p in (offline_cache / "hf").iterdir()) == ["sst2"], "no temporary folder left"

@@ -191,6 +191,29 @@ def test_ex01_q3_compares_with_the_reference_measurement():
     assert len(task.test) > 0
 
 
+def test_a_check_leaves_the_learners_random_state_alone(capsys, lenient):
+    """A check's reference run seeds every generator; the learner's next draws must not notice."""
+    import random
+
+    import numpy as np
+
+    from tlcourse.config import seed_everything
+
+    def draw():
+        return random.random(), np.random.rand(), torch.rand(3).tolist()
+
+    answers = (references.digits_accuracy("linear_probe", 1), references.digits_accuracy("random_probe", 1))
+    seed_everything(11)
+    draw()
+    expected = draw()
+    references.digits_accuracy.cache_clear()  # so the check runs its reference measurements again
+    seed_everything(11)
+    draw()
+    ex01.q3.check(*answers)
+    assert "q3: Correct" in capsys.readouterr().out
+    assert draw() == expected
+
+
 def test_ex02_q1_requires_the_cache_file(tmp_path):
     features = references.digits().features(pretrained=True)[0]
     verdict = ex02.q1.evaluate({"feature_file": tmp_path / "none.pt", "pool_features": features})

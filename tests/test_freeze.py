@@ -123,6 +123,27 @@ def test_bn_policy_modes():
         freeze.apply_bn_policy(model, "sometimes")
 
 
+def test_is_batchnorm_finds_every_layer_with_running_statistics():
+    for name, model in _models().items():
+        with_stats = {n for n, m in model.named_modules() if hasattr(m, "running_mean")}
+        assert {n for n, m in model.named_modules() if freeze.is_batchnorm(m)} == with_stats, name
+    assert not freeze.is_batchnorm(nn.LayerNorm(4)) and not freeze.is_batchnorm(nn.GroupNorm(2, 4))
+
+
+@pytest.mark.parametrize("name", ["small_cnn", "lite0"])
+def test_frozen_batchnorms_in_train_mode_names_the_blocks_whose_statistics_would_drift(name):
+    model = _models()[name]
+    trained = freeze.last_blocks(model, 2)
+    freeze.set_trainable(model, trained)
+    frozen_with_bn = [n for n, b in freeze.named_blocks(model).items()
+                      if n not in trained and any(isinstance(m, nn.BatchNorm2d) for m in b.modules())]
+    assert freeze.frozen_batchnorms_in_train_mode(model.train()) == frozen_with_bn
+    assert freeze.frozen_batchnorms_in_train_mode(freeze.apply_bn_policy(model, "frozen_eval")) == []
+    model.train()
+    assert freeze.frozen_batchnorms_in_train_mode(freeze.apply_bn_policy(model, "train_all")) == frozen_with_bn
+    assert freeze.frozen_batchnorms_in_train_mode(model.eval()) == []
+
+
 # ---------------------------------------------------------------- transformer layers
 
 

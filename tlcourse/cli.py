@@ -22,7 +22,8 @@ def _version(dist: str) -> str:
 
 
 def doctor(out=sys.stdout) -> int:
-    """Print versions, device, profile and offline assets; return 1 if an asset is missing."""
+    """Print versions, device, profile and offline assets with their licenses; return 1 if an
+    asset is missing."""
     print(f"tlcourse doctor  (python {platform.python_version()}, {platform.platform()})", file=out)
     for dist in VERSIONED:
         print(f"  {dist:<14} {_version(dist)}", file=out)
@@ -42,6 +43,7 @@ def doctor(out=sys.stdout) -> int:
         except MissingDependencyError as err:
             missing += 1
             print(f"  [MISSING] {err}", file=out)
+        print(f"            license: {assets.license_of(asset)}", file=out)
     print("all offline assets present." if not missing else
           f"{missing} offline asset(s) missing: run the install line(s) above.", file=out)
     return 1 if missing else 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -25,7 +26,6 @@ class Profile:
     """How big every experiment in the course is."""
 
     name: str
-    image_size: int  # side of the small-CNN images, pixels (the CNN is built for 32)
     backbone_image_size: int  # side fed to ImageNet backbones; 224 is what they were trained on
     batch_size: int
     epochs: int  # epochs of one interactive training run (the FreezePanel)
@@ -46,7 +46,7 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
-        name="smoke", image_size=32, backbone_image_size=96, batch_size=64, epochs=2, finetune_steps=20,
+        name="smoke", backbone_image_size=96, batch_size=64, epochs=2, finetune_steps=20,
         pretrain_samples=1_000, pretrain_epochs=1, seeds=(0,), labels_per_class=(1, 5),
         finetune_labels_per_class=(1,),
         max_eval=200, max_pool_per_class=20, text_samples=400,
@@ -54,7 +54,7 @@ PROFILES: dict[str, Profile] = {
         text_scratch_steps=10,
     ),
     "cpu": Profile(
-        name="cpu", image_size=32, backbone_image_size=128, batch_size=64, epochs=15, finetune_steps=150,
+        name="cpu", backbone_image_size=128, batch_size=64, epochs=15, finetune_steps=150,
         pretrain_samples=20_000, pretrain_epochs=3, seeds=(0, 1, 2),
         labels_per_class=(1, 2, 5, 10, 20, 50), finetune_labels_per_class=(1, 5, 20, 50),
         max_eval=1_000, max_pool_per_class=200, text_samples=6_000,
@@ -62,7 +62,7 @@ PROFILES: dict[str, Profile] = {
         text_scratch_steps=100,
     ),
     "gpu": Profile(
-        name="gpu", image_size=32, backbone_image_size=224, batch_size=128, epochs=30, finetune_steps=300,
+        name="gpu", backbone_image_size=224, batch_size=128, epochs=30, finetune_steps=300,
         pretrain_samples=100_000, pretrain_epochs=10, seeds=(0, 1, 2, 3, 4),
         labels_per_class=(1, 2, 5, 10, 20, 50, 100),
         finetune_labels_per_class=(1, 2, 5, 10, 20, 50, 100), max_eval=2_000,
@@ -102,13 +102,43 @@ def get_profile(name: str | None = None, **overrides) -> Profile:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA) so a run repeats exactly on CPU."""
-    os.environ["PYTHONHASHSEED"] = str(seed)
+    """Seed Python, NumPy and torch (CPU and CUDA) so a run repeats exactly on CPU.
+
+    Hash randomisation (the order of a set of strings) is not seeded here: it is fixed once per
+    process, when the interpreter starts, by the ``PYTHONHASHSEED`` environment variable; the
+    grader sets it for the notebooks it runs.
+    """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
+
+
+@contextmanager
+def preserved_rng():
+    """Run a block without changing the caller's random state, even if the block reseeds.
+
+    Saves, then restores on the way out (also after an error), the state of Python's
+    ``random``, NumPy's global RNG, torch's CPU generator, every CUDA device's and MPS's
+    generator when present, and the cuDNN flags :func:`seed_everything` sets. Exercise checks
+    run inside it, so checking an answer never changes what the learner's next cell draws.
+    """
+    saved = random.getstate(), np.random.get_state(), torch.random.get_rng_state()
+    cudnn = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    mps = torch.mps.get_rng_state() if torch.backends.mps.is_available() else None
+    try:
+        yield
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+        torch.random.set_rng_state(saved[2])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+        if mps is not None:
+            torch.mps.set_rng_state(mps)
 
 
 def get_device(prefer: str | None = None) -> torch.device:

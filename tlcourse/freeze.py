@@ -172,6 +172,25 @@ def param_groups(model: nn.Module, lr: float, decay: float = 1.0) -> list[dict]:
     return groups[::-1]
 
 
+def is_batchnorm(module: nn.Module) -> bool:
+    """True for a BatchNorm layer (1d, 2d, 3d, synchronised, or a subclass such as timm's
+    BatchNormAct2d): the layers that keep running statistics of their inputs."""
+    return isinstance(module, _BATCHNORMS)
+
+
+def _is_frozen(module: nn.Module) -> bool:
+    """No parameter of ``module`` learns (a BatchNorm without affine weights counts as frozen)."""
+    return not any(p.requires_grad for p in module.parameters())
+
+
+def frozen_batchnorms_in_train_mode(model: nn.Module) -> list[str]:
+    """Blocks (as :func:`named_blocks` names them) holding a frozen BatchNorm layer in training
+    mode: its running statistics would drift towards the new data although its weights are
+    frozen. Empty after ``apply_bn_policy(model, "frozen_eval")``."""
+    return [name for name, block in named_blocks(model).items()
+            if any(is_batchnorm(m) and _is_frozen(m) and m.training for m in block.modules())]
+
+
 def apply_bn_policy(model: nn.Module, policy: str = "frozen_eval") -> nn.Module:
     """Set BatchNorm modes after ``model.train()``.
 
@@ -183,11 +202,9 @@ def apply_bn_policy(model: nn.Module, policy: str = "frozen_eval") -> nn.Module:
     """
     if policy not in BN_POLICIES:
         raise ValueError(f"Unknown BatchNorm policy {policy!r}; choose one of {BN_POLICIES}.")
-    for module in model.modules():
-        if isinstance(module, _BATCHNORMS):
-            frozen = not any(p.requires_grad for p in module.parameters())
-            if policy == "eval_all" or (policy == "frozen_eval" and frozen):
-                module.eval()
-            elif model.training:
-                module.train()
+    for module in filter(is_batchnorm, model.modules()):
+        if policy == "eval_all" or (policy == "frozen_eval" and _is_frozen(module)):
+            module.eval()
+        elif model.training:
+            module.train()
     return model

@@ -15,7 +15,7 @@ import torch
 from .config import Profile, get_profile, seed_everything
 from .data import load, stratified_split
 from .models import SmallCNN
-from .train import History, evaluate, fit
+from .train import History, evaluate, fit, save_atomic
 
 SHIPPED_CHECKPOINT = "small_cnn_letters.pt"
 SOURCE_CHARS = "letters"
@@ -48,11 +48,11 @@ def pretrain_small_cnn(profile: Profile | None = None, seed: int = 0, lr: float 
 
 
 def save_checkpoint(model: SmallCNN, meta: dict, path: str | Path) -> Path:
-    """Save the state dict and its metadata (plain types only, so ``weights_only`` loading works)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": model.state_dict(), "meta": meta}, path)
-    return path
+    """Save the state dict and its metadata (plain types only, so ``weights_only`` loading works).
+
+    The file is replaced all at once (:func:`tlcourse.train.save_atomic`): an interrupted save
+    keeps the old checkpoint."""
+    return save_atomic({"state_dict": model.state_dict(), "meta": meta}, path)
 
 
 def load_pretrained_cnn(path: str | Path | None = None) -> tuple[SmallCNN, dict]:

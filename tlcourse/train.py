@@ -11,8 +11,14 @@ On CUDA the loop runs in bf16 autocast with ``channels_last`` images (one switch
 from __future__ import annotations
 
 import copy
+import hashlib
+import inspect
+import json
 import math
+import os
+import pickle
 import time
+import uuid
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -99,10 +105,12 @@ def predict(model: nn.Module, inputs: torch.Tensor, batch_size: int = 256,
 
 
 def evaluate(model: nn.Module, data, batch_size: int = 256, transform: Transform | None = None,
-             device=None) -> dict:
-    """Mean cross-entropy loss and accuracy (a fraction, 0-1) of ``model`` on ``data``."""
+             device=None, fast_gpu: bool = True) -> dict:
+    """Mean cross-entropy loss and accuracy (a fraction, 0-1) of ``model`` on ``data``.
+
+    ``fast_gpu`` as in :func:`fit`: bf16 autocast on CUDA when True, float32 when False."""
     x, y = as_tensors(data)
-    logits = predict(model, x, batch_size, transform, device)
+    logits = predict(model, x, batch_size, transform, device, fast_gpu)
     return {"loss": F.cross_entropy(logits, y).item(),
             "accuracy": (logits.argmax(1) == y).float().mean().item()}
 
@@ -160,7 +168,7 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float = 1e-3, dec
         row = {"epoch": epoch, "train_loss": loss, "train_accuracy": acc, "seconds": seconds,
                "images_per_second": len(x) / seconds}
         if val is not None:
-            scores = evaluate(model, val, transform=transform, device=device)
+            scores = evaluate(model, val, transform=transform, device=device, fast_gpu=fast_gpu)
             row |= {"val_loss": scores["loss"], "val_accuracy": scores["accuracy"]}
         history.rows.append(row)
         bar.set_postfix(loss=f"{loss:.3f}", **({"val_acc": f"{row['val_accuracy']:.3f}"} if val is not None else {}))
@@ -209,29 +217,142 @@ def without_head(model: nn.Module):
 
 def extract_features(model: nn.Module, data, batch_size: int = 256, transform: Transform | None = None,
                      cache: str | Path | None = None, device=None, fast_gpu: bool = True,
-                     progress: bool = True) -> torch.Tensor:
+                     progress: bool = True, cache_key: str | None = None) -> torch.Tensor:
     """Backbone features ``(N, D)`` (the input to the head), computed once and optionally cached.
 
-    With ``cache`` (a file path), features are loaded from it when it exists and saved to it
-    otherwise, so a notebook can train many heads while running the backbone only once.
+    With ``cache`` (a file path), the features are saved there (a plain tensor) and read back by
+    a later call that would compute the same thing, so a notebook can train many heads while
+    running the backbone once. Beside it, ``<cache>.key`` holds a hash of what they were computed
+    from: every tensor of the model's state dict without its head (weights and BatchNorm
+    statistics), the input tensor, bf16 or float32, and the transform; when any of these differ
+    the features are computed again and both files rewritten (atomically). A transform is known
+    by its qualified name, so after editing one, or for a closure, lambda or callable object
+    (whose settings a name does not show), pass ``cache_key``: a string naming the transform and
+    its settings, e.g. ``cache_key="backbone_input(128)"``.
     """
-    if cache is not None and Path(cache).exists():
-        return torch.load(cache, map_location="cpu", weights_only=True)
-    inputs = as_tensors(data)[0] if not isinstance(data, torch.Tensor) else data
+    inputs = data if isinstance(data, torch.Tensor) else as_tensors(data)[0]
     device = torch.device(device) if device else get_device()
+    with without_head(model):
+        key = None
+        if cache is not None:
+            key = _features_key(model, inputs, transform, cache_key, _precision(device, fast_gpu))
+            cached = _read_cached_features(Path(cache), key)
+            if cached is not None:
+                return cached
+        features = _backbone_features(model, inputs, batch_size, transform, device, fast_gpu, progress)
+    if cache is not None:
+        _save_cached_features(Path(cache), key, features)
+    return features
+
+
+def _backbone_features(model, inputs, batch_size, transform, device, fast_gpu, progress) -> torch.Tensor:
+    """``model(transform(inputs))`` batch by batch in eval mode, flattened to ``(N, D)`` on the CPU."""
     model.eval().to(device)
     chunks = []
-    with without_head(model), torch.inference_mode():
+    with torch.inference_mode():
         for idx in tqdm(list(_batches(len(inputs), batch_size, None)), desc="features",
                         disable=not progress, leave=False):
             xb = _to_device(inputs[idx], device, fast_gpu)
             with autocast(device, fast_gpu):
                 chunks.append(model(transform(xb) if transform else xb).float().cpu())
-    features = torch.cat(chunks).flatten(1)
-    if cache is not None:
-        Path(cache).parent.mkdir(parents=True, exist_ok=True)
-        torch.save(features, cache)
+    return torch.cat(chunks).flatten(1)
+
+
+def _precision(device: torch.device, fast_gpu: bool) -> str:
+    return "bf16" if device.type == "cuda" and fast_gpu else "float32"
+
+
+def _features_key(model: nn.Module, inputs: torch.Tensor, transform, cache_key: str | None,
+                  precision: str) -> str:
+    """Hex digest of everything the features depend on (see :func:`extract_features`)."""
+    h = hashlib.sha256(f"{type(model).__module__}.{type(model).__qualname__}|{precision}|"
+                       f"{_transform_name(transform, cache_key)}|{cache_key}|".encode())
+    for name, value in model.state_dict().items():
+        _hash_value(h, name, value)
+    _hash_value(h, "inputs", inputs)
+    return h.hexdigest()
+
+
+def _transform_name(transform, cache_key: str | None) -> str:
+    """The qualified name of a plain function; a ValueError when a name cannot describe it."""
+    if transform is None:
+        return "none"
+    qualname = getattr(transform, "__qualname__", type(transform).__qualname__)
+    name = f"{getattr(transform, '__module__', '?')}.{qualname}"
+    named = (inspect.isfunction(transform) or inspect.isbuiltin(transform)) and "<" not in name
+    if not named and cache_key is None:
+        raise ValueError(f"extract_features cannot cache features of the transform {name}: it is a "
+                         "closure, lambda or callable object, whose settings its name does not show. "
+                         "Pass cache_key='...' naming the transform and its settings (e.g. "
+                         "cache_key='backbone_input(128)'), or leave out cache= to compute without a cache.")
+    return name
+
+
+def _hash_value(h, name: str, value) -> None:
+    """Feed a name and a tensor (its dtype, shape and bytes) or any other value's repr into ``h``."""
+    if not isinstance(value, torch.Tensor):
+        h.update(f"{name}={value!r}|".encode())
+        return
+    value = value.detach().cpu().contiguous()
+    h.update(f"{name}:{value.dtype}:{tuple(value.shape)}|".encode())
+    h.update(value.reshape(-1).view(torch.uint8).numpy())
+
+
+def _digest(tensor: torch.Tensor) -> str:
+    h = hashlib.sha256()
+    _hash_value(h, "features", tensor)
+    return h.hexdigest()
+
+
+def _key_file(cache: Path) -> Path:
+    return cache.with_name(cache.name + ".key")
+
+
+def _save_cached_features(cache: Path, key: str, features: torch.Tensor) -> None:
+    """The tensor at ``cache``; beside it the key it was computed for and a digest of the tensor
+    itself, so a tensor that was later replaced (by hand, or by a concurrent run) is not trusted."""
+    save_atomic(features, cache)
+    record = json.dumps({"inputs": key, "features": _digest(features)})
+    _write_atomic(_key_file(cache), lambda f: f.write(record.encode()))
+
+
+def _read_cached_features(cache: Path, key: str) -> torch.Tensor | None:
+    """The tensor at ``cache`` if ``<cache>.key`` says it was computed for ``key`` and it is
+    still the tensor that was saved there; None otherwise (missing, stale or edited)."""
+    try:
+        stored = json.loads(_key_file(cache).read_text())
+        if not isinstance(stored, dict) or stored.get("inputs") != key:
+            return None
+        features = torch.load(cache, map_location="cpu", weights_only=True)
+    except (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError):
+        return None  # no cache yet, or a file that is not one of ours
+    if not isinstance(features, torch.Tensor) or _digest(features) != stored.get("features"):
+        return None
     return features
+
+
+def save_atomic(obj, path: str | Path) -> Path:
+    """``torch.save(obj, path)`` all at once: written to a temporary file in the same folder, then
+    renamed over ``path`` (``os.replace``), so an interrupted save leaves the old file or none,
+    never half a file that a later run would read. Creates the folder; returns the path."""
+    return _write_atomic(path, lambda f: torch.save(obj, f))
+
+
+def _write_atomic(path: str | Path, write: Callable) -> Path:
+    """Call ``write(binary_file)`` on a temporary file beside ``path``, then rename it to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(partial, "xb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())  # the bytes are on disk before the name points at them
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return path
 
 
 class LinearProbe(nn.Module):

@@ -9,7 +9,10 @@ classes in memory, images decoded and resized when indexed.
 """
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -214,8 +217,20 @@ def _hf_dataset_dict(name: str, source: HFSource):
             pass
     require_online(f"The {name} data set", "https://huggingface.co", "load('tweets') (real tweets)")
     data = datasets.load_dataset(source.path)
-    data.save_to_disk(str(saved))  # next time: no Hub, no network
+    _save_to_disk_atomic(data, saved)  # next time: no Hub, no network
     return data
+
+
+def _save_to_disk_atomic(data, saved: Path) -> None:
+    """``data.save_to_disk(saved)`` via a temporary folder beside it, renamed when complete: a crash
+    mid-save leaves no folder that a later run would take for a whole copy."""
+    partial = saved.with_name(f".{saved.name}.{os.getpid()}.tmp")
+    try:
+        data.save_to_disk(str(partial))
+        shutil.rmtree(saved, ignore_errors=True)  # a half copy written before saves were atomic
+        os.replace(partial, saved)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 def load_hf_text(name: str, split: str = "train") -> TextDataset:

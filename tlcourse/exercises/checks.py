@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..freeze import _BATCHNORMS, named_blocks
+from ..freeze import named_blocks
 from ..config import get_profile
 from .core import Mistake, Requirement
 
@@ -101,18 +101,6 @@ def expect_trainable(model: nn.Module, wanted, task: str) -> None:
     if problems:
         raise Mistake(f"{'; '.join(problems)}: the exercise asks to {task}. Use "
                       f"set_trainable(model, {sorted(wanted, key=list(named_blocks(model)).index)}).")
-
-
-def frozen_batchnorms_in_train_mode(model: nn.Module) -> list[str]:
-    """Blocks holding a frozen BatchNorm layer that is in training mode (its statistics would drift)."""
-    found = []
-    for name, block in named_blocks(model).items():
-        for module in block.modules():
-            frozen = not any(p.requires_grad for p in module.parameters())
-            if isinstance(module, _BATCHNORMS) and frozen and module.training:
-                found.append(name)
-                break
-    return found
 
 
 def learning_rates(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, float]:

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config import preserved_rng
+
 SOLUTIONS_FILE = Path(__file__).with_name("solutions.json")  # written by `tlcourse make-exercises`
 
 CORRECT, PARTIAL, INCORRECT, NOT_DONE = "correct", "partial", "incorrect", "not done"
@@ -91,7 +93,11 @@ class Problem:
     _hints_shown: int = field(default=0, repr=False)
 
     def evaluate(self, values: Mapping[str, object]) -> Verdict:
-        """Grade the answer held in ``values`` (variable name -> object) without printing."""
+        """Grade the answer held in ``values`` (variable name -> object) without printing.
+
+        Requirements run inside :func:`tlcourse.config.preserved_rng`: reference runs reseed
+        every generator, and the learner's random state must come out as it went in.
+        """
         missing = [n for n in self.variables if _unanswered(values.get(n))]
         if missing:
             names = ", ".join(f"`{n}`" for n in missing)
@@ -99,9 +105,17 @@ class Problem:
                            [f"{names} {'is' if len(missing) == 1 else 'are'} not set yet: write your "
                             f"answer in the cell that defines {'it' if len(missing) == 1 else 'them'}, "
                             f"run that cell, then check again."])
+        with preserved_rng():
+            passed, feedback = self._run_requirements([values[n] for n in self.variables])
+        share = self.points * passed / len(self.requirements)
+        status = CORRECT if passed == len(self.requirements) else PARTIAL if passed else INCORRECT
+        return Verdict(self.name, status, round(share, 2), self.points, feedback)
+
+    def _run_requirements(self, values: list) -> tuple[int, list[str]]:
+        """How many requirements ``values`` meet, and the feedback; a failed gate stops the rest."""
         passed, feedback = 0, []
         for i, req in enumerate(self.requirements):
-            failure = _failure(req, [values[n] for n in self.variables])
+            failure = _failure(req, values)
             if failure is None:
                 passed += 1
                 continue
@@ -110,9 +124,7 @@ class Problem:
             if req.gate and skipped:
                 feedback.append(f"{skipped} further check(s) skipped until this is fixed.")
                 break
-        share = self.points * passed / len(self.requirements)
-        status = CORRECT if passed == len(self.requirements) else PARTIAL if passed else INCORRECT
-        return Verdict(self.name, status, round(share, 2), self.points, feedback)
+        return passed, feedback
 
     def grade(self, namespace: Mapping[str, object]) -> Verdict:
         """Grade the variables as a notebook left them (used by ``tlcourse grade``)."""

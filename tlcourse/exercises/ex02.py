@@ -47,7 +47,7 @@ q1 = Problem(
     ],
     hints=[
         "extract_features(model, data, cache=path) runs the backbone (without its head) once "
-        "and saves the result at `path`; later calls read the file.",
+        "and saves the result at `path`; later calls with the same model and data read the file.",
         "pool_features = extract_features(digits.make_model(True), digits.pool, cache=feature_file)",
     ],
 )

@@ -9,7 +9,7 @@ from functools import partial
 
 import torch
 
-from ..freeze import named_blocks
+from ..freeze import frozen_batchnorms_in_train_mode, named_blocks
 from ..models import SmallCNN
 from ..train import evaluate
 from . import checks, references
@@ -103,7 +103,7 @@ def _train_mode(bn_model) -> None:
 
 
 def _frozen_bn_eval(bn_model) -> None:
-    drifting = checks.frozen_batchnorms_in_train_mode(bn_model)
+    drifting = frozen_batchnorms_in_train_mode(bn_model)
     if drifting:
         raise Mistake(f"the frozen BatchNorm layers of {', '.join(drifting)} are in training mode: "
                       f"their running statistics would drift towards the new data although their "
