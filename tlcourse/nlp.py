@@ -33,6 +33,7 @@ from .data import TextDataset, few_shot_subset, load, stratified_split
 from .experiments import Settings
 from .models.text import (TextClassifier, TextEncoder, scratch_text_classifier, text_classifier,
                           text_model)
+from .train import save_atomic
 
 STRATEGIES = ("tfidf_logreg", "scratch", "linear_probe", "finetune_all", "finetune_last_k")
 MAX_LENGTH = 64  # tokens kept per text; about 99% of the tweets have at most 48
@@ -145,8 +146,7 @@ def cached_embeddings(encoder: TextEncoder, texts: list[str], max_length: int = 
     if path.exists():
         return torch.load(path, weights_only=True)
     vectors = encoder.encode(texts, batch_size=batch_size, max_length=max_length, progress=progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(vectors, path)
+    save_atomic(vectors, path)  # an interrupted run leaves no half-written file to read later
     return vectors
 
 
