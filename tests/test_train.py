@@ -211,3 +211,16 @@ def test_linear_probe_shape_errors(digits):
     x, y = digits
     with pytest.raises(ValueError, match=r"\(N, D\)"):
         train.fit_linear_probe(x[:10], y[:9])
+
+
+def test_cpu_images_go_channels_last_and_predict_the_same():
+    cpu = torch.device("cpu")
+    assert train.uses_channels_last(cpu) and train.uses_channels_last(cpu, fast_gpu=False)
+    assert not train.uses_channels_last(torch.device("cuda"), fast_gpu=False)
+    torch.manual_seed(0)
+    model, x = SmallCNN(num_classes=10).eval(), torch.rand(8, 1, 32, 32)
+    with torch.no_grad():
+        reference = model(x)  # plain NCHW
+    logits = train.predict(model, x, device="cpu")
+    assert model.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(logits, reference, atol=1e-5, rtol=1e-4)
