@@ -19,8 +19,8 @@ def probes(cpu_digits):
 
 
 @pytest.fixture(scope="module")
-def scratch(cpu_digits):
-    return compare(cpu_digits, ["scratch"], (1, 50), CPU.seeds, Settings.for_profile(CPU), progress=False)
+def scratch(cpu_digits_scratch):
+    return cpu_digits_scratch
 
 
 def test_with_one_label_per_class_the_pretrained_probe_beats_scratch_by_20_points(probes, scratch):

@@ -45,7 +45,7 @@ def test_profile_is_frozen_and_overridable():
 def test_every_profile_field_is_read_somewhere():
     """A field nothing reads is a switch that does nothing: the course or a notebook must use it."""
     root = Path(config.__file__).parents[1]
-    sources = "\n".join(p.read_text() for folder in ("tlcourse", "tools")
+    sources = "\n".join(p.read_text() for folder in ("tlcourse", "notebooks", "solutions")
                         for p in (root / folder).rglob("*.py") if p.name != "config.py")
     unread = [f.name for f in fields(config.Profile)
               if f.name != "name" and not re.search(rf"\.{f.name}\b", sources)]

@@ -294,14 +294,14 @@ def test_ex04_checks_transformer_layers_embeddings_and_the_choice():
     assert ex04.q1.evaluate({"top_model": set_trainable(model, ["layer4", "layer5", "head"])}).status == CORRECT
 
     pool, _ = task.embeddings()
-    probe = references.tweets_accuracy("linear_probe", 100)
+    probe = references.tweets_accuracy("linear_probe", 50)
     assert ex04.q2.evaluate({"pool_embeddings": pool, "probe_accuracy": probe}).status == CORRECT
     verdict = ex04.q2.evaluate({"pool_embeddings": pool * 2, "probe_accuracy": probe})
     assert verdict.status == PARTIAL and "not unit-length" in verdict.feedback[0]
     verdict = ex04.q2.evaluate({"pool_embeddings": pool[:5], "probe_accuracy": probe})
     assert verdict.status == INCORRECT and "has shape (5, 384)" in verdict.feedback[0]
 
-    tfidf = references.tweets_accuracy("tfidf_logreg", 100)
+    tfidf = references.tweets_accuracy("tfidf_logreg", 50)
     table = pd.DataFrame([{"strategy": "tfidf_logreg", "labels": 100, "seed": 0, "accuracy": tfidf},
                           {"strategy": "linear_probe", "labels": 100, "seed": 0, "accuracy": probe}])
     best = "linear_probe" if probe > tfidf else "tfidf_logreg"

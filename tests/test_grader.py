@@ -15,7 +15,7 @@ import pytest
 
 from tlcourse.cli import main
 from tlcourse.exercises import NOT_DONE, questions
-from tlcourse.exercises.grader import Limits, grade, report_path
+from tlcourse.exercises.grader import Limits, find_notebooks, grade, report_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = ROOT / "solutions" / "01_pretraining.ipynb"
@@ -93,10 +93,10 @@ def graded(tmp_path_factory):
     before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
     out = tmp_path_factory.mktemp("out") / "grades.csv"
     start = time.perf_counter()
-    table = grade([folder], out, Limits(seconds=TIME_LIMIT, memory_gb=MEMORY_GB), tests=tests)
+    table = grade([folder], out, Limits(seconds=TIME_LIMIT, memory_gb=MEMORY_GB), tests=tests, jobs=2)
     seconds = time.perf_counter() - start
     return SimpleNamespace(table=by_name(table), folder=folder, hashes=before, out=out, tests=tests,
-                           seconds=seconds)
+                           seconds=seconds, order=list(table["submission"]))
 
 
 def by_name(table):
@@ -188,9 +188,18 @@ def test_grades_are_deterministic(graded, tmp_path):
     assert again.loc["01_partly", "points"] == 7.5
 
 
+def test_parallel_grading_keeps_the_submissions_order(graded):
+    assert graded.order == [str(p) for p in find_notebooks([graded.folder])]
+
+
+def test_jobs_must_be_at_least_one(tmp_path):
+    with pytest.raises(ValueError, match="1 or more"):
+        grade([ROOT / "exercises"], tmp_path / "g.csv", jobs=0)
+
+
 def test_exercises_as_shipped_run_and_every_check_says_not_done(tmp_path):
     shipped = sorted((ROOT / "exercises").glob("*.ipynb"))
-    table = grade(shipped, tmp_path / "blank.csv", Limits(seconds=120))
+    table = grade(shipped, tmp_path / "blank.csv", Limits(seconds=120), jobs=2)
     assert len(table) == len(shipped) >= 3
     for path in shipped:
         report = json.loads(report_path(tmp_path / "blank_reports", path).read_text())

@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")
     grade.add_argument("--memory-gb", type=float, default=4.0, help="memory per notebook (default 4)")
     grade.add_argument("--profile", default="smoke", help="profile the notebooks run with (default smoke)")
+    grade.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default 1; "
+                       "each is one single-threaded process)")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         return doctor()
@@ -102,7 +104,8 @@ def grade_submissions(args) -> int:
 
     limits = Limits(seconds=args.timeout, memory_gb=args.memory_gb)
     try:
-        table = grade(args.submissions, args.out, limits, args.profile, args.tests, args.reports)
+        table = grade(args.submissions, args.out, limits, args.profile, args.tests, args.reports,
+                      args.jobs)
     except FileNotFoundError as err:
         print(err)
         return 1

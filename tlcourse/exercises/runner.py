@@ -7,14 +7,15 @@ working directory where the grader put the copy. A cell that raises is recorded 
 one runs, as in Jupyter when you keep going. When the time budget is spent the running cell
 is interrupted and the rest are skipped; the questions are then graded on the variables as
 they stand, with a separate, short budget. Printed output is kept only up to a cap, so a
-notebook that prints megabytes costs nothing. Memory and file-size limits are set by the
-grader before this process starts.
+notebook that prints megabytes costs nothing. The address-space and file-size limits the grader
+passes are set first thing, before any cell runs.
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
 import json
+import resource
 import signal
 import sys
 import time
@@ -155,6 +156,19 @@ def grade(namespace: dict, exercise: str, tests_dir: Path | None) -> list[Verdic
     return verdicts
 
 
+def apply_limits(address_space_gb: float | None, file_mb: int | None) -> None:
+    """Cap this process's address space (one giant allocation then fails at once with a
+    MemoryError) and the size of any file it writes (the write fails instead of killing it)."""
+    if address_space_gb is not None:
+        memory = int(address_space_gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    if file_mb is not None:
+        size = file_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tlcourse.exercises.runner")
     parser.add_argument("notebook", type=Path)
@@ -162,7 +176,10 @@ def main(argv=None) -> int:
     parser.add_argument("--exercise", required=True)
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--tests", type=Path, default=None)
+    parser.add_argument("--address-space-gb", type=float, default=None)
+    parser.add_argument("--file-mb", type=int, default=None)
     args = parser.parse_args(argv)
+    apply_limits(args.address_space_gb, args.file_mb)
     nb = nbformat.read(args.notebook, as_version=4)  # read before any cell can delete it
     signal.signal(signal.SIGALRM, _interrupt)
     output = CappedOutput()
