@@ -32,7 +32,7 @@
 import matplotlib.pyplot as plt
 import pandas as pd
 from tlcourse import get_profile, seed_everything
-from tlcourse.data import few_shot_subset
+from tlcourse.data import train_and_validation
 from tlcourse.experiments import Settings, compare, describe, summarize
 from tlcourse.freeze import named_blocks, set_trainable, trainable_summary
 from tlcourse.plots import compare_strategies, data_efficiency
@@ -60,12 +60,13 @@ trainable_summary(model)
 # Toggle blocks on (trainable) and off (frozen), choose a learning rate, a discriminative decay
 # and a BatchNorm mode, and press **Train**. Every run starts from the same pretrained weights
 # with 5 labelled digits per class, and its validation curve is drawn over a network trained
-# **from scratch** on the same images, and over your earlier runs. The table below the plot
-# grows with every run.
+# **from scratch** on the same images, and over your earlier runs. The validation digits (15
+# per class) are other digits of the pool, never the test set: the test set is kept for the
+# final numbers below. The table below the plot grows with every run.
 
 # %%
-train_5 = few_shot_subset(digits.pool, 5, seed=0)
-panel = FreezePanel(lambda: digits.make_model(True), train_5, digits.test,
+train_5, val = train_and_validation(digits.pool, 5, 15, seed=0)
+panel = FreezePanel(lambda: digits.make_model(True), train_5, val,
                     make_scratch_model=lambda: digits.make_model(False))
 panel
 

@@ -19,11 +19,11 @@ def results(cpu_digits, cpu_digits_scratch):
 
 
 def test_with_5_labels_per_class_fine_tuning_beats_scratch_by_5_points(results):
-    assert gain(results, "finetune_all").loc[5] >= 5  # measured: +10.3 (87.0% vs 76.6%)
+    assert gain(results, "finetune_all").loc[5] >= 5  # measured: +10.2 (86.7% vs 76.6%)
 
 
 def test_with_5_labels_per_class_fine_tuning_beats_the_frozen_probe(results):
-    assert gain(results, "finetune_all", "linear_probe").loc[5] >= 1  # measured: +2.8
+    assert gain(results, "finetune_all", "linear_probe").loc[5] >= 1  # measured: +2.5
 
 
 def test_with_1_label_per_class_the_frozen_probe_beats_fine_tuning(results):
@@ -31,7 +31,7 @@ def test_with_1_label_per_class_the_frozen_probe_beats_fine_tuning(results):
 
 
 def test_with_50_labels_per_class_the_gain_over_scratch_nearly_vanishes(results):
-    assert abs(gain(results, "finetune_all").loc[50]) < 2  # measured: +0.6 (97.0% vs 96.4%)
+    assert abs(gain(results, "finetune_all").loc[50]) < 2  # measured: +0.4 (97.1% vs 96.7%)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +47,8 @@ def _versus(results, variant, strategy, name):
 
 def test_discriminative_rates_help_with_1_label_and_not_with_5(results, decayed):
     margins = gain(_versus(results, decayed, "finetune_all", "decayed"), "decayed", "finetune_all")
-    assert margins.loc[1] >= 4  # measured: +8.9 (60.0% vs 51.1%)
-    assert abs(margins.loc[5]) < 2  # measured: -0.1
+    assert margins.loc[1] >= 4  # measured: +8.8 (60.0% vs 51.1%)
+    assert abs(margins.loc[5]) < 2  # measured: +0.2
 
 
 def test_batchnorm_policy_of_frozen_blocks_barely_matters_letters_to_digits(cpu_digits):

@@ -415,3 +415,16 @@ def test_few_shot_subset_errors():
     for bad in (0, 1, 1.5):
         with pytest.raises(DataArgumentError, match="test_fraction"):
             stratified_split(ds, bad)
+
+
+def test_train_and_validation_are_disjoint_balanced_and_nested_with_few_shot():
+    from tlcourse.data import few_shot_subset, train_and_validation
+
+    pool = load("digits")
+    train, val = train_and_validation(pool, 5, 15, seed=3)
+    assert train.labels.bincount().tolist() == [5] * 10 and val.labels.bincount().tolist() == [15] * 10
+    torch.testing.assert_close(train.images, few_shot_subset(pool, 5, seed=3).images)
+    train_rows = {tuple(x.flatten().tolist()) for x in train.images}
+    assert not any(tuple(x.flatten().tolist()) in train_rows for x in val.images)
+    with pytest.raises(DataArgumentError, match="fewer than per_class"):
+        train_and_validation(pool, 100, 100)

@@ -56,7 +56,7 @@ PROFILES: dict[str, Profile] = {
     "cpu": Profile(
         name="cpu", backbone_image_size=128, batch_size=64, epochs=15, finetune_steps=150,
         pretrain_samples=20_000, pretrain_epochs=3, seeds=(0, 1, 2),
-        labels_per_class=(1, 2, 5, 10, 20, 50), finetune_labels_per_class=(1, 5, 20, 50),
+        labels_per_class=(1, 2, 5, 10, 20, 50), finetune_labels_per_class=(1, 5, 50),
         max_eval=1_000, max_pool_per_class=200, text_samples=6_000,
         text_labels_per_class=(25, 100, 500, 2_500), text_finetune_labels_per_class=(100,), text_finetune_steps=24,
         text_scratch_steps=100,

@@ -22,9 +22,10 @@ Online (downloaded once into ``cache_dir()``, then offline): ``cifar10``, ``flow
 from .core import DataArgumentError, DatasetCard, ImageDataset, TextDataset
 from .online import LazyImageDataset
 from .registry import card, list_datasets, load
-from .splits import few_shot_indices, few_shot_subset, stratified_split
+from .splits import few_shot_indices, few_shot_subset, stratified_split, train_and_validation
 
 __all__ = [
     "DataArgumentError", "DatasetCard", "ImageDataset", "LazyImageDataset", "TextDataset",
     "card", "few_shot_indices", "few_shot_subset", "list_datasets", "load", "stratified_split",
+    "train_and_validation",
 ]

@@ -63,3 +63,14 @@ def few_shot_indices(ds, per_class: int, seed: int = 0) -> torch.Tensor:
                 f"Lower per_class to at most {len(order)}, or take the subset from a larger split.")
         chosen.append(order[:per_class])
     return torch.cat(chosen).sort().values
+
+
+def train_and_validation(ds, per_class: int, val_per_class: int, seed: int = 0):
+    """``(train, validation)``: ``per_class`` labelled examples of every class, the same ones
+    :func:`few_shot_subset` draws with ``seed``, and ``val_per_class`` *other* examples of every
+    class to validate on. Both come from ``ds`` (the pool), so the test set stays untouched
+    until the final number."""
+    indices = few_shot_indices(ds, per_class + val_per_class, seed)  # raises when a class is short
+    chosen = set(few_shot_indices(ds, per_class, seed).tolist())
+    val = torch.tensor([i for i in indices.tolist() if i not in chosen], dtype=torch.long)
+    return ds.subset(torch.tensor(sorted(chosen), dtype=torch.long)), ds.subset(val)
