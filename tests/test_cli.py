@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tlcourse import assets, cli
 from tlcourse.data import card, list_datasets
 from tlcourse.errors import MissingDependencyError
@@ -46,6 +48,7 @@ def test_asset_path_error_is_actionable(monkeypatch):
         raise AssertionError("a missing asset must raise")
 
 
+@pytest.mark.slow  # a new Python process importing torch: about 5 s
 def test_console_script_runs():
     done = subprocess.run([sys.executable, "-m", "tlcourse.cli", "doctor"],
                           capture_output=True, text=True, timeout=120)

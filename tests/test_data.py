@@ -199,6 +199,7 @@ def test_faces_first_hundred_are_faces():
     assert_images(load("faces", size=32), 200, (1, 32, 32), 2)
 
 
+@pytest.mark.slow  # decodes the 2,624 scans once: about 5 s
 def test_solar_cells_binary_counts_and_license(solar):
     assert_images(solar, 2624, (1, 128, 128), 2)
     assert solar.classes == ["functional", "defective"]
@@ -216,6 +217,7 @@ def test_solar_cells_probability_task_and_cell_types(solar):
     assert (len(mono), len(poly)) == (1074, 1550) and mono.card.size == 1074
 
 
+@pytest.mark.slow
 def test_solar_cells_size_and_disk_cache(solar):
     from tlcourse.config import cache_dir
 
