@@ -224,3 +224,12 @@ def test_cpu_images_go_channels_last_and_predict_the_same():
     logits = train.predict(model, x, device="cpu")
     assert model.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(logits, reference, atol=1e-5, rtol=1e-4)
+
+
+def test_a_model_predicted_with_before_training_can_still_train():
+    """predict() prepares the model (device, memory layout) outside inference mode: weights
+    re-laid-out inside it could never take a gradient step again."""
+    model = SmallCNN(num_classes=10)
+    train.predict(model, torch.rand(4, 1, 32, 32))
+    history = train.fit(model, (torch.rand(8, 1, 32, 32), torch.randint(0, 10, (8,))), epochs=1, progress=False)
+    assert history.rows[0]["train_loss"] > 0

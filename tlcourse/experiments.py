@@ -27,7 +27,9 @@ Strategies every task has:
 - ``finetune_all``: the pretrained model with a new head, every block trained;
 - ``finetune_last_k``: the pretrained model, only its last ``k`` named blocks trained, the
   head counted as one (``k=2``: the last block and the head; see
-  :func:`tlcourse.freeze.last_blocks`).
+  :func:`tlcourse.freeze.last_blocks`). The frozen blocks below are computed once per run
+  (once per task for the test set) and only the top is trained on their output
+  (:mod:`tlcourse.prefix`; ``Settings.cache_frozen``).
 """
 from __future__ import annotations
 
@@ -43,8 +45,9 @@ from tqdm.auto import tqdm
 
 from .config import seed_everything
 from .data import few_shot_indices
-from .freeze import count_parameters, last_blocks, set_trainable, unfreeze
-from .train import Transform, evaluate, extract_features, fit_for_steps, fit_linear_probe
+from .freeze import count_parameters, last_blocks, named_blocks, set_trainable, unfreeze
+from .prefix import split_model, stages
+from .train import Transform, as_tensors, evaluate, extract_features, fit_for_steps, fit_linear_probe, predict
 
 PROBES = {"linear_probe": True, "random_probe": False}  # strategy -> pretrained backbone?
 NETWORKS = ("scratch", "finetune_all", "finetune_last_k")
@@ -106,6 +109,9 @@ class Settings:
     C: float = 1.0  # inverse L2 strength of the linear probe, as in scikit-learn
     scratch_steps: int | None = None  # steps of a scratch run; None: the same as ``steps``
     scratch_batch_size: int | None = None  # None: the same as ``batch_size``
+    # finetune_last_k: compute the frozen blocks once and train the top on their output
+    # (tlcourse.prefix). The frozen blocks then run in eval mode: no dropout in them.
+    cache_frozen: bool = True
 
     @classmethod
     def for_profile(cls, profile, **overrides) -> "Settings":
@@ -134,10 +140,47 @@ def _train_network(task, indices: torch.Tensor, strategy: str, seed: int,
         lr, decay = settings.lr_scratch, 1.0
     else:
         steps, batch_size, lr, decay = settings.steps, settings.batch_size, settings.lr_finetune, settings.decay
-    fit_for_steps(model, task.train_data(indices), steps, batch_size, lr, decay, seed,
-                  transform=task.transform, bn_policy=settings.bn_policy)
-    accuracy = evaluate(model, task.test_data(), transform=task.transform)["accuracy"]
+    if strategy == "finetune_last_k" and _can_cache_frozen(model, settings):
+        accuracy = _fit_top(task, model, indices, seed, settings)
+    else:
+        fit_for_steps(model, task.train_data(indices), steps, batch_size, lr, decay, seed,
+                      transform=task.transform, bn_policy=settings.bn_policy)
+        accuracy = evaluate(model, task.test_data(), transform=task.transform)["accuracy"]
     return accuracy, count_parameters(model, trainable_only=True)
+
+
+def _can_cache_frozen(model: nn.Module, settings: Settings) -> bool:
+    """Whether the frozen blocks below the top ``k`` give the same output at every step:
+    asked for, something below the top to compute, a model :mod:`tlcourse.prefix` can cut,
+    and BatchNorm in frozen blocks kept on its stored statistics."""
+    if not settings.cache_frozen or settings.bn_policy == "train_all" or not 1 <= settings.k < len(named_blocks(model)):
+        return False
+    try:
+        stages(model)
+    except ValueError:
+        return False
+    return True
+
+
+def _fit_top(task, model: nn.Module, indices: torch.Tensor, seed: int, settings: Settings) -> float:
+    """finetune_last_k on the frozen blocks' cached output: the same training, each step only
+    the top ``k`` blocks' forward and backward pass. Returns test accuracy."""
+    prefix, top = split_model(model, last_blocks(model, settings.k)[0])
+    inputs, labels = as_tensors(task.train_data(indices))
+    frozen = predict(prefix, inputs, transform=task.transform)
+    fit_for_steps(top, (frozen, labels), settings.steps, settings.batch_size, settings.lr_finetune,
+                  settings.decay, seed, bn_policy=settings.bn_policy)
+    return evaluate(top, _frozen_test(task, prefix, settings.k))["accuracy"]
+
+
+def _frozen_test(task, prefix: nn.Module, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The test set through the frozen ``prefix``: computed once per task and ``k`` (the frozen
+    blocks hold the same pretrained weights in every run), kept with the task."""
+    cache = vars(task).setdefault("_frozen_test", {})
+    if k not in cache:
+        inputs, labels = as_tensors(task.test_data())
+        cache[k] = predict(prefix, inputs, transform=task.transform), labels
+    return cache[k]
 
 
 def strategies_of(task) -> tuple[str, ...]:

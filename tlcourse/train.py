@@ -109,17 +109,18 @@ def _batches(n: int, batch_size: int, generator: torch.Generator | None):
         yield order[start:start + batch_size]
 
 
-@torch.inference_mode()
 def predict(model: nn.Module, inputs: torch.Tensor, batch_size: int = 256,
             transform: Transform | None = None, device=None, fast_gpu: bool = True) -> torch.Tensor:
     """Logits ``(N, num_classes)`` for ``inputs`` ``(N, ...)``, on the CPU, in float32."""
     device = torch.device(device) if device else get_device()
+    # Outside inference mode: weights moved or re-laid-out in it could never be trained again.
     _prepare(model, device, fast_gpu).eval()
     outs = []
-    for idx in _batches(len(inputs), batch_size, None):
-        xb = _to_device(inputs[idx], device, fast_gpu)
-        with autocast(device, fast_gpu):
-            outs.append(model(transform(xb) if transform else xb).float().cpu())
+    with torch.inference_mode():
+        for idx in _batches(len(inputs), batch_size, None):
+            xb = _to_device(inputs[idx], device, fast_gpu)
+            with autocast(device, fast_gpu):
+                outs.append(model(transform(xb) if transform else xb).float().cpu())
     return torch.cat(outs)
 
 
