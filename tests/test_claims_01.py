@@ -14,7 +14,7 @@ import torch
 
 from tlcourse import get_profile
 from tlcourse.data import load, stratified_split
-from tlcourse.experiments import compare, gain
+from tlcourse.experiments import Settings, gain
 from tlcourse.models import SmallCNN, pretrained
 from tlcourse.photos import sample_photo
 from tlcourse.predict import top_k
@@ -36,12 +36,11 @@ def fresh_letters():
 
 
 @pytest.fixture(scope="module")
-def probes(cpu_digits):
+def probes(cpu_digits, measured):
     """The notebook's section 4 with the cpu profile: pretrained vs random frozen features."""
     budget = CPU.labels_per_class[0]
     assert budget == 1, "the notebook's claim is stated for one label per class"
-    return compare(cpu_digits, ["linear_probe", "random_probe"], [budget], CPU.seeds,
-                   progress=False)
+    return measured(cpu_digits, ["linear_probe", "random_probe"], [budget], CPU.seeds, Settings.for_profile(CPU))
 
 
 def test_shipped_checkpoint_is_the_cpu_profile_pretraining(shipped):

@@ -6,16 +6,15 @@ import pandas as pd
 import pytest
 
 from tlcourse import get_profile
-from tlcourse.experiments import Settings, compare, gain
-from tlcourse.tasks import lite0_task
+from tlcourse.experiments import Settings, gain
 
 CPU = get_profile("cpu")
 
 
 @pytest.fixture(scope="module")
-def probes(cpu_digits):
-    return compare(cpu_digits, ["linear_probe", "random_probe"], CPU.labels_per_class, CPU.seeds,
-                   Settings.for_profile(CPU), progress=False)
+def probes(cpu_digits, measured):
+    return measured(cpu_digits, ["linear_probe", "random_probe"], CPU.labels_per_class, CPU.seeds,
+                    Settings.for_profile(CPU))
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +38,8 @@ def test_with_50_labels_per_class_scratch_overtakes_the_frozen_probe(probes, scr
 
 
 @pytest.fixture(scope="module")
-def solar():
-    task = lite0_task("solar_cells", CPU)
-    return compare(task, ["linear_probe", "random_probe"], (1, 50), CPU.seeds,
-                   Settings.for_profile(CPU), progress=False)
+def solar(cpu_solar, measured):
+    return measured(cpu_solar, ["linear_probe", "random_probe"], (1, 50), CPU.seeds, Settings.for_profile(CPU))
 
 
 def test_solar_cells_with_one_label_per_class_stay_near_chance(solar):
@@ -55,10 +52,8 @@ def test_solar_cells_imagenet_features_pay_off_with_50_labels_per_class(solar):
 
 
 @pytest.fixture(scope="module")
-def imagenet_on_digits(probes):
-    task = lite0_task("mnist5k", CPU)
-    lite0 = compare(task, ["linear_probe"], CPU.labels_per_class, CPU.seeds,
-                    Settings.for_profile(CPU), progress=False)
+def imagenet_on_digits(probes, cpu_lite0_digits, measured):
+    lite0 = measured(cpu_lite0_digits, ["linear_probe"], CPU.labels_per_class, CPU.seeds, Settings.for_profile(CPU))
     return pd.concat([probes, lite0.assign(strategy="imagenet_probe")])
 
 

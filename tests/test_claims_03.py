@@ -6,15 +6,14 @@ import pandas as pd
 import pytest
 
 from tlcourse import get_profile
-from tlcourse.experiments import Settings, compare, gain
+from tlcourse.experiments import Settings, gain
 
 CPU = get_profile("cpu")
 
 
 @pytest.fixture(scope="module")
-def results(cpu_digits, cpu_digits_scratch):
-    trained = compare(cpu_digits, ["linear_probe", "finetune_all"], (1, 5, 50), CPU.seeds,
-                      Settings.for_profile(CPU), progress=False)
+def results(cpu_digits, cpu_digits_scratch, measured):
+    trained = measured(cpu_digits, ["linear_probe", "finetune_all"], (1, 5, 50), CPU.seeds, Settings.for_profile(CPU))
     return pd.concat([cpu_digits_scratch, trained])
 
 
@@ -35,9 +34,8 @@ def test_with_50_labels_per_class_the_gain_over_scratch_nearly_vanishes(results)
 
 
 @pytest.fixture(scope="module")
-def decayed(cpu_digits):
-    return compare(cpu_digits, ["finetune_all"], (1, 5), CPU.seeds,
-                   Settings.for_profile(CPU, decay=0.3), progress=False)
+def decayed(cpu_digits, measured):
+    return measured(cpu_digits, ["finetune_all"], (1, 5), CPU.seeds, Settings.for_profile(CPU, decay=0.3))
 
 
 def _versus(results, variant, strategy, name):
@@ -51,9 +49,9 @@ def test_discriminative_rates_help_with_1_label_and_not_with_5(results, decayed)
     assert abs(margins.loc[5]) < 2  # measured: +0.2
 
 
-def test_batchnorm_policy_of_frozen_blocks_barely_matters_letters_to_digits(cpu_digits):
-    runs = {policy: compare(cpu_digits, ["finetune_last_k"], (1, 5), CPU.seeds,
-                            Settings.for_profile(CPU, bn_policy=policy), progress=False)
+def test_batchnorm_policy_of_frozen_blocks_barely_matters_letters_to_digits(cpu_digits, measured):
+    runs = {policy: measured(cpu_digits, ["finetune_last_k"], (1, 5), CPU.seeds,
+                             Settings.for_profile(CPU, bn_policy=policy))
             for policy in ("frozen_eval", "train_all")}
     both = pd.concat([runs["frozen_eval"], runs["train_all"].assign(strategy="train_all")])
     margins = gain(both, "train_all", "finetune_last_k")

@@ -10,36 +10,26 @@ import pandas as pd
 import pytest
 
 from tlcourse import get_profile
-from tlcourse.experiments import compare, gain
-from tlcourse.nlp import text_settings, text_task
+from tlcourse.experiments import gain
+from tlcourse.nlp import text_settings
 
 CPU = get_profile("cpu")
 SETTINGS = text_settings(CPU)
 
 
 @pytest.fixture(scope="module")
-def tweets():
-    """The cpu-profile task, its embeddings computed once (and cached on disk) for the module."""
-    task = text_task("tweets", profile=CPU)
-    task.embeddings()
-    return task
+def frozen(cpu_tweets, measured):
+    return measured(cpu_tweets, ["tfidf_logreg", "linear_probe"], CPU.text_labels_per_class, CPU.seeds, SETTINGS)
 
 
 @pytest.fixture(scope="module")
-def frozen(tweets):
-    return compare(tweets, ["tfidf_logreg", "linear_probe"], CPU.text_labels_per_class, CPU.seeds, SETTINGS,
-                   progress=False)
+def scratch(cpu_tweets, measured):
+    return measured(cpu_tweets, ["scratch"], (25, 100, 2_500), CPU.seeds, SETTINGS)
 
 
 @pytest.fixture(scope="module")
-def scratch(tweets):
-    return compare(tweets, ["scratch"], (25, 100, 2_500), CPU.seeds, SETTINGS, progress=False)
-
-
-@pytest.fixture(scope="module")
-def finetuned(tweets, frozen):
-    runs = compare(tweets, ["finetune_all"], CPU.text_finetune_labels_per_class, CPU.seeds, SETTINGS,
-                   progress=False)
+def finetuned(cpu_tweets, frozen, measured):
+    runs = measured(cpu_tweets, ["finetune_all"], CPU.text_finetune_labels_per_class, CPU.seeds, SETTINGS)
     return pd.concat([frozen, runs])
 
 

@@ -139,3 +139,20 @@ def test_describe_says_who_is_ahead_by_how_much():
     text = describe(_table(), "linear_probe")
     assert text.strip() == ("1 labels/class: linear_probe beats scratch by 30.0 points "
                             "(80.0% ± 14.1 vs 50.0% ± 14.1)")
+
+
+def test_dihedral_augmentation_trains_on_eight_copies_of_each_label(task, monkeypatch):
+    import tlcourse.experiments as experiments
+    seen = []
+    original = experiments.fit_for_steps
+
+    def spy(model, train, *args, **kwargs):
+        seen.append(len(train[1]))
+        return original(model, train, *args, **kwargs)
+
+    monkeypatch.setattr(experiments, "fit_for_steps", spy)
+    for strategy in ("finetune_all", "finetune_last_k"):  # the full model, and the top on the cached prefix
+        run_one(task, strategy, 1, 0, Settings(steps=1, batch_size=8, augment="dihedral"))
+    assert seen == [8 * 10, 8 * 10]
+    with pytest.raises(ValueError, match="choose None or one of"):
+        run_one(task, "finetune_all", 1, 0, Settings(steps=1, augment="mixup"))

@@ -233,3 +233,17 @@ def test_a_model_predicted_with_before_training_can_still_train():
     train.predict(model, torch.rand(4, 1, 32, 32))
     history = train.fit(model, (torch.rand(8, 1, 32, 32), torch.randint(0, 10, (8,))), epochs=1, progress=False)
     assert history.rows[0]["train_loss"] > 0
+
+
+def test_dihedral_copies_are_the_eight_orientations_of_each_image():
+    images = torch.rand(3, 2, 5, 5)
+    copies = train.dihedral_copies(images)
+    assert copies.shape == (24, 2, 5, 5)
+    for i in range(3):
+        mine = copies[i::3]  # copy j of image i is row j * 3 + i
+        assert torch.equal(mine[0], images[i]) and torch.equal(mine[2], images[i].flip(1, 2))
+        assert len({tuple(c.flatten().tolist()) for c in mine}) == 8
+        assert all(torch.equal(c.flatten().sort().values,
+                               images[i].flatten().sort().values) for c in mine)  # same pixels, moved
+    with pytest.raises(ValueError, match="square images"):
+        train.dihedral_copies(torch.rand(2, 1, 4, 5))

@@ -47,7 +47,7 @@ from .config import seed_everything
 from .data import few_shot_indices
 from .freeze import count_parameters, last_blocks, named_blocks, set_trainable, unfreeze
 from .prefix import split_model, stages
-from .train import Transform, as_tensors, evaluate, extract_features, fit_for_steps, fit_linear_probe, predict
+from .train import Transform, as_tensors, dihedral_copies, evaluate, extract_features, fit_for_steps, fit_linear_probe, predict
 
 PROBES = {"linear_probe": True, "random_probe": False}  # strategy -> pretrained backbone?
 NETWORKS = ("scratch", "finetune_all", "finetune_last_k")
@@ -112,6 +112,9 @@ class Settings:
     # finetune_last_k: compute the frozen blocks once and train the top on their output
     # (tlcourse.prefix). The frozen blocks then run in eval mode: no dropout in them.
     cache_frozen: bool = True
+    # "dihedral": train on every labelled image in its 8 orientations (4 rotations by 90°, each
+    # also mirrored), for images whose orientation means nothing (scans, cells, satellite tiles).
+    augment: str | None = None
 
     @classmethod
     def for_profile(cls, profile, **overrides) -> "Settings":
@@ -143,10 +146,27 @@ def _train_network(task, indices: torch.Tensor, strategy: str, seed: int,
     if strategy == "finetune_last_k" and _can_cache_frozen(model, settings):
         accuracy = _fit_top(task, model, indices, seed, settings)
     else:
-        fit_for_steps(model, task.train_data(indices), steps, batch_size, lr, decay, seed,
+        fit_for_steps(model, _training_set(task, indices, settings), steps, batch_size, lr, decay, seed,
                       transform=task.transform, bn_policy=settings.bn_policy)
         accuracy = evaluate(model, task.test_data(), transform=task.transform)["accuracy"]
     return accuracy, count_parameters(model, trainable_only=True)
+
+
+AUGMENTATIONS = {"dihedral": dihedral_copies}
+
+
+def _training_set(task, indices: torch.Tensor, settings: Settings):
+    """The labelled pool examples ``indices`` as (inputs, labels), augmented as the settings say."""
+    if settings.augment is None:
+        return as_tensors(task.train_data(indices))
+    if settings.augment not in AUGMENTATIONS:
+        raise ValueError(f"Unknown augment {settings.augment!r}; choose None or one of {list(AUGMENTATIONS)}.")
+    inputs, labels = as_tensors(task.train_data(indices))
+    if inputs.dim() != 4:
+        raise ValueError(f"augment={settings.augment!r} turns images; {task.name} has inputs of shape "
+                         f"{tuple(inputs.shape)}. Use augment=None.")
+    copies = AUGMENTATIONS[settings.augment](inputs)
+    return copies, labels.repeat(len(copies) // len(labels))
 
 
 def _can_cache_frozen(model: nn.Module, settings: Settings) -> bool:
@@ -166,7 +186,7 @@ def _fit_top(task, model: nn.Module, indices: torch.Tensor, seed: int, settings:
     """finetune_last_k on the frozen blocks' cached output: the same training, each step only
     the top ``k`` blocks' forward and backward pass. Returns test accuracy."""
     prefix, top = split_model(model, last_blocks(model, settings.k)[0])
-    inputs, labels = as_tensors(task.train_data(indices))
+    inputs, labels = _training_set(task, indices, settings)
     frozen = predict(prefix, inputs, transform=task.transform)
     fit_for_steps(top, (frozen, labels), settings.steps, settings.batch_size, settings.lr_finetune,
                   settings.decay, seed, bn_policy=settings.bn_policy)

@@ -218,6 +218,19 @@ def fit_for_steps(model: nn.Module, train, steps: int, batch_size: int, lr: floa
                cosine=True, progress=False, **fit_kwargs)
 
 
+def dihedral_copies(images: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) square images -> (8N, C, H, W): each image turned by 0, 90, 180 and 270
+    degrees, then the same four of its mirror image; copy ``j`` of image ``i`` is row ``j*N + i``.
+
+    A fixed set instead of random flips: every epoch sees every orientation once, and the same
+    8 copies can go through a frozen prefix once (:mod:`tlcourse.prefix`).
+    """
+    if images.dim() != 4 or images.shape[-1] != images.shape[-2]:
+        raise ValueError(f"dihedral_copies needs a batch of square images (N, C, H, H), got {tuple(images.shape)}.")
+    turns = [torch.rot90(images, k, dims=(2, 3)) for k in range(4)]
+    return torch.cat(turns + [t.flip(3) for t in turns])
+
+
 @contextmanager
 def without_head(model: nn.Module):
     """Temporarily replace the classifier (``head``, ``classifier`` or ``fc``) by the identity."""
