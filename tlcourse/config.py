@@ -42,6 +42,8 @@ class Profile:
     text_finetune_labels_per_class: tuple[int, ...]  # fewer budgets where a language model is fine-tuned
     text_finetune_steps: int  # gradient steps per language-model fine-tuning run
     text_scratch_steps: int  # gradient steps per run of the small from-scratch text model
+    adapt_source_samples: int  # font-rendered digits in notebook 05's source set (80% train, 20% held out)
+    adapt_steps: int  # steps of notebook 05's from-scratch runs; DANN, self-training, few-shot take shares
 
 
 PROFILES: dict[str, Profile] = {
@@ -51,7 +53,7 @@ PROFILES: dict[str, Profile] = {
         finetune_labels_per_class=(1,),
         max_eval=200, max_pool_per_class=20, text_samples=400,
         text_labels_per_class=(10, 50), text_finetune_labels_per_class=(10,), text_finetune_steps=4,
-        text_scratch_steps=10,
+        text_scratch_steps=10, adapt_source_samples=300, adapt_steps=6,
     ),
     "cpu": Profile(
         name="cpu", backbone_image_size=128, batch_size=64, epochs=15, finetune_steps=150,
@@ -59,7 +61,7 @@ PROFILES: dict[str, Profile] = {
         labels_per_class=(1, 2, 5, 10, 20, 50), finetune_labels_per_class=(1, 5, 50),
         max_eval=1_000, max_pool_per_class=200, text_samples=6_000,
         text_labels_per_class=(25, 100, 500, 2_500), text_finetune_labels_per_class=(100,), text_finetune_steps=24,
-        text_scratch_steps=100,
+        text_scratch_steps=100, adapt_source_samples=3_000, adapt_steps=150,
     ),
     "gpu": Profile(
         name="gpu", backbone_image_size=224, batch_size=128, epochs=30, finetune_steps=300,
@@ -69,7 +71,7 @@ PROFILES: dict[str, Profile] = {
         max_pool_per_class=400, text_samples=20_000,
         text_labels_per_class=(25, 100, 500, 2_500, 5_000),
         text_finetune_labels_per_class=(25, 100, 500, 2_500),
-        text_finetune_steps=300, text_scratch_steps=300,
+        text_finetune_steps=300, text_scratch_steps=300, adapt_source_samples=20_000, adapt_steps=600,
     ),
 }
 

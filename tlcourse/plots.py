@@ -154,11 +154,29 @@ def feature_scatter(features, labels, classes, ax=None, title: str | None = None
     for c, name in enumerate(classes):
         mask = labels == c
         ax.scatter(points[mask, 0], points[mask, 1], s=6, alpha=0.6, label=str(name))
+    _pca_axes(ax, title)
+    ax.legend(fontsize=6, markerscale=2, ncol=2, loc="best")
+    return ax
+
+
+def _pca_axes(ax, title: str | None) -> None:
+    """No ticks (principal-component units mean nothing to a reader), axis names, the title."""
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlabel("PC 1")
     ax.set_ylabel("PC 2")
     if title:
         ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=6, markerscale=2, ncol=2, loc="best")
+
+
+def domain_scatter(source_points, target_points, ax=None, title: str | None = None):
+    """Source and target points ``(N, 2)`` (from :func:`tlcourse.adapt.project_2d`) in two colours:
+    two separate clouds mean a classifier can tell the domains apart. Returns the Axes."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4))
+    for points, name in ((source_points, "source"), (target_points, "target")):
+        points = points.detach().cpu().numpy()
+        ax.scatter(points[:, 0], points[:, 1], s=5, alpha=0.4, label=name)
+    _pca_axes(ax, title)
+    ax.legend(fontsize=8, markerscale=3)
     return ax

@@ -3,7 +3,10 @@
 - :func:`digits_task`: the letters-pretrained SmallCNN on real handwritten digits (near transfer:
   strokes on a dark background, but it has never seen a digit);
 - :func:`lite0_task`: the ImageNet EfficientNet-Lite0 on any offline image set, digits or
-  solar-cell scans (far transfer: grey scans are nothing like ImageNet photos).
+  solar-cell scans (far transfer: grey scans are nothing like ImageNet photos);
+- :func:`fonts_to_handwriting_task`: domain adaptation (notebook 05), an
+  :class:`tlcourse.adapt.AdaptationTask`: digits rendered from fonts (labelled) -> the same
+  handwritten digits as :func:`digits_task` (unlabelled for adaptation).
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .adapt import AdaptationTask
 from .config import Profile, get_profile
 from .data import few_shot_subset, load, stratified_split
 from .experiments import Task
@@ -72,3 +76,14 @@ def lite0_task(dataset: str = "mnist5k", profile: Profile | None = None, **load_
 
     return Task(f"imagenet->{dataset}", pool, test, make_model,
                 transform=backbone_input(profile.backbone_image_size))
+
+
+def fonts_to_handwriting_task(profile: Profile | None = None, checkpoint=None) -> AdaptationTask:
+    """Source: ``profile.adapt_source_samples`` digits rendered from fonts (``glyphs``), 80% to
+    train on, 20% held out. Target: mnist5k's pool and test split, the very ones of
+    :func:`digits_task` (which comes along as ``letters``, for the few-label baselines)."""
+    profile = profile or get_profile()
+    letters = digits_task(profile, checkpoint)
+    fonts = load("glyphs", n=profile.adapt_source_samples, chars="digits", size=32, seed=0)
+    source, source_val = stratified_split(fonts, test_fraction=0.2, seed=0)
+    return AdaptationTask("fonts->handwriting", source, source_val, letters.pool, letters.test, letters)
