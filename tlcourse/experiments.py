@@ -157,11 +157,11 @@ AUGMENTATIONS = {"dihedral": dihedral_copies}
 
 def _training_set(task, indices: torch.Tensor, settings: Settings):
     """The labelled pool examples ``indices`` as (inputs, labels), augmented as the settings say."""
+    inputs, labels = as_tensors(task.train_data(indices))
     if settings.augment is None:
-        return as_tensors(task.train_data(indices))
+        return inputs, labels
     if settings.augment not in AUGMENTATIONS:
         raise ValueError(f"Unknown augment {settings.augment!r}; choose None or one of {list(AUGMENTATIONS)}.")
-    inputs, labels = as_tensors(task.train_data(indices))
     if inputs.dim() != 4:
         raise ValueError(f"augment={settings.augment!r} turns images; {task.name} has inputs of shape "
                          f"{tuple(inputs.shape)}. Use augment=None.")
