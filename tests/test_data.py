@@ -279,7 +279,8 @@ def test_tweets_bad_arguments(kwargs):
 def test_list_datasets_and_cards_without_loading():
     assert list_datasets(offline=True) == OFFLINE
     online = list_datasets(offline=False)
-    assert set(online) == {"cifar10", "flowers102", "oxford_pets", "eurosat", "sst2", "imdb"}
+    assert set(online) == {"cifar10", "flowers102", "oxford_pets", "eurosat", "sst2", "imdb", "pneumoniamnist",
+                           "dermamnist", "bloodmnist", "pathmnist", "breastmnist"}
     assert list_datasets() == OFFLINE + online
     for name in list_datasets():
         c = card(name)

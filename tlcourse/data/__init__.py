@@ -13,19 +13,21 @@ Offline (shipped in installed wheels or generated; nothing is downloaded):
   min_confidence=None, dedupe=True``
 
 Online (downloaded once into ``cache_dir()``, then offline): ``cifar10``, ``flowers102``,
-``oxford_pets``, ``eurosat`` (``split="train", size=None``) and ``sst2``, ``imdb``
-(``split="train"``).
+``oxford_pets``, ``eurosat`` (``split="train", size=None``); the MedMNIST medical sets
+``pneumoniamnist`` (chest X-rays), ``dermamnist`` (skin lesions), ``bloodmnist``,
+``pathmnist``, ``breastmnist`` (``split="train" | "val" | "test" | "all", size=28``); and
+``sst2``, ``imdb`` (``split="train"``).
 
 ``card(name)`` says where each comes from and under which license; ``stratified_split`` and
 ``few_shot_subset`` cut any of them into train/test parts and label budgets.
 """
-from .core import DataArgumentError, DatasetCard, ImageDataset, TextDataset
+from .core import DataArgumentError, DataFileError, DatasetCard, ImageDataset, TextDataset
 from .online import LazyImageDataset
 from .registry import card, list_datasets, load
 from .splits import few_shot_indices, few_shot_subset, stratified_split, train_and_validation
 
 __all__ = [
-    "DataArgumentError", "DatasetCard", "ImageDataset", "LazyImageDataset", "TextDataset",
+    "DataArgumentError", "DataFileError", "DatasetCard", "ImageDataset", "LazyImageDataset", "TextDataset",
     "card", "few_shot_indices", "few_shot_subset", "list_datasets", "load", "stratified_split",
     "train_and_validation",
 ]

@@ -23,6 +23,10 @@ class DataArgumentError(CourseError, ValueError):
     """A data set was asked for with an argument it cannot use; the message says which values work."""
 
 
+class DataFileError(CourseError):
+    """A data file on disk is not what its loader expects; the message names it and how to replace it."""
+
+
 @dataclass(frozen=True)
 class DatasetCard:
     """What a data set is, where it comes from and how it may be used."""

@@ -10,12 +10,13 @@ import inspect
 from functools import partial
 
 from ..errors import UnknownNameError
-from . import glyphs, online, small_images, solar_cells, tweets
+from . import glyphs, medmnist, online, small_images, solar_cells, tweets
 from .core import DataArgumentError, DatasetCard
 
 _ONLINE_IMAGES = {name: (src.card, partial(online.load_torchvision, name))
                   for name, src in online.TORCHVISION.items()}
 _ONLINE_TEXTS = {name: (src.card, partial(online.load_hf_text, name)) for name, src in online.HF.items()}
+_MEDMNIST = {name: (src.card, partial(medmnist.load_medmnist, name)) for name, src in medmnist.SETS.items()}
 
 DATASETS = {
     "glyphs": (glyphs.CARD, glyphs.load_glyphs),
@@ -25,6 +26,7 @@ DATASETS = {
     "solar_cells": (solar_cells.CARD, solar_cells.load_solar_cells),
     "tweets": (tweets.CARD, tweets.load_tweets),
     **_ONLINE_IMAGES,
+    **_MEDMNIST,
     **_ONLINE_TEXTS,
 }
 
