@@ -30,7 +30,7 @@ from .online import _card
 
 RESOLUTIONS = (28, 64, 128, 224)  # the image sides MedMNIST+ publishes, one file each
 SPLITS = ("train", "val", "test", "all")  # "all" joins the three official splits, in that order
-ZENODO = "https://zenodo.org/records/10519652"  # MedMNIST+, the record the medmnist package 3.0.2 downloads from
+ZENODO = "https://zenodo.org/records/10519652"  # MedMNIST+, where medmnist 3.0.2 downloads from
 ALTERNATIVE = ("load('solar_cells') (electroluminescence scans of solar cells: an industrial inspection "
                "stand-in, not medicine; no PyPI wheel ships a licensed medical image set)")
 MEDMNIST_CITATION = ("Yang, Shi, Wei, Liu, Zhao, Ke, Pfister & Ni (2023). MedMNIST v2 - A large-scale "
@@ -119,20 +119,13 @@ def _resolution_for(size: int) -> int:
     return next((r for r in RESOLUTIONS if r >= size), RESOLUTIONS[-1])
 
 
-def _cached_file(name: str, size: int) -> Path | None:
-    """The smallest cached file of ``name`` whose images are at least ``size`` pixels wide, if any."""
-    folder = cache_dir() / "medmnist"
-    sharp_enough = [r for r in RESOLUTIONS if r >= _resolution_for(size)]
-    return next((folder / file_name(name, r) for r in sharp_enough if (folder / file_name(name, r)).exists()),
-                None)
+def _cached_resolutions(name: str) -> list[int]:
+    """The resolutions of ``name`` whose file is in ``cache_dir()/"medmnist"``, smallest first."""
+    return [r for r in RESOLUTIONS if (cache_dir() / "medmnist" / file_name(name, r)).exists()]
 
 
-def _smaller_cached_hint(name: str) -> str:
-    """A sentence naming the sharpest cached file of ``name`` (too small for the size asked), if any."""
-    cached = [r for r in RESOLUTIONS if (cache_dir() / "medmnist" / file_name(name, r)).exists()]
-    if not cached:
-        return ""
-    return f" The cached {file_name(name, cached[-1])} works offline with size={cached[-1]} or less."
+def _zenodo_url(file: str) -> str:
+    return f"{ZENODO}/files/{file}?download=1"
 
 
 def _download(url: str, path: Path, md5: str) -> None:
@@ -154,17 +147,20 @@ def _download(url: str, path: Path, md5: str) -> None:
 
 def _cached_or_download(name: str, size: int) -> Path:
     """The path of a ``name`` file sharp enough for ``size``, downloading it if none is cached."""
-    cached = _cached_file(name, size)
-    if cached is not None:
-        return cached
     resolution = _resolution_for(size)
+    cached = _cached_resolutions(name)
+    sharp_enough = [r for r in cached if r >= resolution]
+    if sharp_enough:
+        return cache_dir() / "medmnist" / file_name(name, sharp_enough[0])
     path = cache_dir() / "medmnist" / file_name(name, resolution)
-    url = f"{ZENODO}/files/{path.name}?download=1"
+    url = _zenodo_url(path.name)
     try:
         require_online(f"The {name} data set ({path.name})", url, ALTERNATIVE)
     except OfflineError as err:
+        smaller = (f" The cached {file_name(name, cached[-1])} works offline with size={cached[-1]} or less."
+                   if cached else "")
         raise OfflineError(f"{err} To use {name} offline, download {url} on a connected machine and "
-                           f"put it at {path}.{_smaller_cached_hint(name)}") from None
+                           f"put it at {path}.{smaller}") from None
     _download(url, path, SETS[name].md5[resolution])
     return path
 
@@ -172,7 +168,7 @@ def _cached_or_download(name: str, size: int) -> Path:
 def _bad_file(path: Path, name: str, problem: str) -> DataFileError:
     return DataFileError(f"{path} is not a usable MedMNIST file: {problem}. Delete it and run "
                          f"load({name!r}) online to download it again, or replace it with "
-                         f"{ZENODO}/files/{path.name}?download=1.")
+                         f"{_zenodo_url(path.name)}.")
 
 
 def _open_npz(path: Path, name: str):
