@@ -13,6 +13,7 @@ from tlcourse.adapt import (AdaptSettings, GradientReversal, adabn, dann_losses,
                             self_train, threshold_statistics, train_dann)
 from tlcourse.experiments import Settings, run_one
 from tlcourse.models import SmallCNN
+from tlcourse.train import evaluate
 from tlcourse.tasks import digits_task, fonts_to_handwriting_task
 
 torch.set_num_threads(1)
@@ -267,6 +268,8 @@ def test_run_adaptation_table(task):
     assert results.rounds["round"].tolist() == list(range(settings.rounds + 1))
     assert set(results.distances["representation"]) == {"source_only", "adabn", "dann", "self_training"}
     assert results.distances["proxy_a_distance"].between(-2, 2).all()
+    assert set(results.models) == {"source_only", "adabn", "dann", "self_training"}
+    assert evaluate(results.models["adabn"], task.test)["accuracy"] == runs.loc["adabn", "accuracy"]
 
 
 def test_domain_scatter_draws_both_domains():

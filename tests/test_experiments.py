@@ -7,7 +7,7 @@ import torch
 
 from tlcourse import get_profile
 from tlcourse.experiments import (STRATEGIES, Settings, compare, describe, gain, load_results, run_one,
-                                  save_results, summarize)
+                                  save_results, summarize, train_network)
 from tlcourse.freeze import named_blocks
 from tlcourse.tasks import backbone_input, digits_task
 
@@ -156,3 +156,37 @@ def test_dihedral_augmentation_trains_on_eight_copies_of_each_label(task, monkey
     assert seen == [8 * 10, 8 * 10]
     with pytest.raises(ValueError, match="choose None or one of"):
         run_one(task, "finetune_all", 1, 0, Settings(steps=1, augment="mixup"))
+
+
+@pytest.mark.parametrize("strategy", ["scratch", "finetune_last_k"])
+def test_train_network_returns_the_model_the_runner_scored(task, strategy):
+    model = train_network(task, strategy, 1, 0, FAST)
+    assert not model.training
+    accuracy = (model(task.test.images).argmax(1) == task.test.labels).float().mean().item()
+    assert accuracy == pytest.approx(run_one(task, strategy, 1, 0, FAST)["accuracy"], abs=1e-6)
+
+
+def test_train_network_refuses_probes(task):
+    with pytest.raises(ValueError, match="probes have no network"):
+        train_network(task, "linear_probe", 1, 0, FAST)
+
+
+@pytest.fixture(scope="module")
+def scans():
+    from tlcourse.tasks import scans_task
+
+    return scans_task(get_profile("smoke"))
+
+
+@pytest.mark.slow
+def test_scans_task_adds_the_adabn_probe_and_a_small_scratch_network(scans):
+    from tlcourse.models import SmallCNN
+
+    probe = run_one(scans, "adabn_probe", 2, 0, FAST)
+    assert probe["trainable_parameters"] == 1280 * 2 + 2 and 0 <= probe["accuracy"] <= 1
+    adapted = scans._adabn_features["pool"]
+    assert adapted.shape == scans.features(True)[0].shape  # same images, same backbone weights...
+    assert not torch.allclose(adapted, scans.features(True)[0])  # ...with the scans' BatchNorm statistics
+    scratch = [run_one(scans, "small_scratch", 2, 0, FAST) for _ in range(2)]
+    assert scratch[0]["accuracy"] == scratch[1]["accuracy"]  # seeded by the runner
+    assert scratch[0]["trainable_parameters"] == sum(p.numel() for p in SmallCNN(2, in_channels=1).parameters())

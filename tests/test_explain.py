@@ -57,3 +57,12 @@ def test_a_block_the_forward_pass_never_calls_is_refused_with_a_way_out():
     assert grad_cam(model, torch.rand(1, 3, 32, 32), "stage7").shape == (1, 32, 32)
     with pytest.raises(ValueError, match="its blocks are"):
         grad_cam(model, torch.rand(1, 3, 32, 32), "stage9")
+
+
+def test_a_frozen_block_can_still_be_explained():
+    model = TwoBlobs()
+    model.conv.weight.requires_grad_(False)  # nothing below the block needs a gradient
+    cam = grad_cam(model, blob_image(), "conv", target=1)
+    row, col = divmod(int(cam[0].argmax()), 16)
+    assert abs(row - 12) <= 1 and abs(col - 12) <= 1
+    assert not model.conv.weight.requires_grad

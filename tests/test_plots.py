@@ -58,3 +58,20 @@ def test_feature_scatter_colours_each_class():
     ax = plots.feature_scatter(features, labels, ["a", "b"])
     assert len(ax.collections) == 2
     assert [len(c.get_offsets()) for c in ax.collections] == [20, 20]
+
+
+def test_confusion_matrix_counts_each_true_and_predicted_pair():
+    ax = plots.confusion_matrix(torch.tensor([0, 0, 1, 1, 1]), torch.tensor([0, 1, 1, 1, 0]), ["ok", "bad"])
+    assert ax.images[0].get_array().tolist() == [[1, 1], [1, 2]]  # rows: true class, columns: predicted
+    assert [t.get_text() for t in ax.texts] == ["1", "1", "1", "2"]
+    with pytest.raises(ValueError, match="one entry per example"):
+        plots.confusion_matrix(torch.tensor([0, 1]), torch.tensor([0]), ["ok", "bad"])
+
+
+def test_heatmap_grid_lays_each_heatmap_over_its_image():
+    images, heat = torch.rand(3, 1, 8, 8), torch.rand(3, 8, 8)
+    fig = plots.heatmap_grid(images, heat, titles=["a", "b", "c"], columns=2)
+    overlays = [ax for ax in fig.axes if len(ax.images) == 2]
+    assert len(overlays) == 3 and [ax.get_title() for ax in fig.axes if ax.get_title()] == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="one heatmap per image"):
+        plots.heatmap_grid(images, torch.rand(2, 8, 8))

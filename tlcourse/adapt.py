@@ -362,12 +362,17 @@ class AdaptationResults:
       columns of :func:`tlcourse.experiments.compare`, so ``summarize`` and ``accuracy_table`` work
       (``source_only`` rows also hold ``source_accuracy``, on the held-out source images);
     - ``rounds``: self-training, per round and seed (:func:`self_train`'s rows);
-    - ``distances``: proxy A-distance per representation and seed (held-out source vs target test).
+    - ``distances``: proxy A-distance per representation and seed (held-out source vs target test);
+
+    and ``models``: the first seed's networks by strategy (``source_only``, ``adabn``, ``dann``,
+    ``self_training``), in eval mode, to look inside (features, pseudo-labels) without training
+    them again.
     """
 
     runs: pd.DataFrame
     rounds: pd.DataFrame
     distances: pd.DataFrame
+    models: dict[str, nn.Module] = field(default_factory=dict)
 
 
 BEST_UNSUPERVISED = "self_training"  # the few labels go on top of it: best on the pool (85% vs 78.5%)
@@ -465,9 +470,10 @@ def run_adaptation(task: AdaptationTask, seeds, settings: AdaptSettings | None =
     and the letters task's ``scratch`` and ``finetune_all``; ``oracle`` with every pool label.
     """
     settings = settings or AdaptSettings()
-    runs, rounds, distances = [], [], []
+    runs, rounds, distances, first_models = [], [], [], {}
     for seed in tqdm(list(seeds), desc=task.name, disable=not progress, leave=False):
         rows, models, seed_rounds = _unsupervised_runs(task, seed, settings)
+        first_models = first_models or models
         rows += _few_shot_runs(task, models[BEST_UNSUPERVISED], seed, labels_per_class, settings)
         start = time.perf_counter()
         oracle = train_oracle(task, seed, settings)
@@ -476,4 +482,4 @@ def run_adaptation(task: AdaptationTask, seeds, settings: AdaptSettings | None =
         rounds.append(seed_rounds)
         distances += _distances(task, models, seed)
     return AdaptationResults(pd.DataFrame(runs), pd.concat(rounds, ignore_index=True),
-                             pd.DataFrame(distances))
+                             pd.DataFrame(distances), first_models)

@@ -133,6 +133,13 @@ def _probe(task, indices: torch.Tensor, pretrained: bool, settings: Settings) ->
 def _train_network(task, indices: torch.Tensor, strategy: str, seed: int,
                    settings: Settings) -> tuple[float, int]:
     """scratch, finetune_all or finetune_last_k: build, freeze, train for the settings' steps, test."""
+    model, accuracy = _fit_network(task, indices, strategy, seed, settings)
+    return accuracy, count_parameters(model, trainable_only=True)
+
+
+def _fit_network(task, indices: torch.Tensor, strategy: str, seed: int,
+                 settings: Settings) -> tuple[nn.Module, float]:
+    """The trained model of :func:`_train_network` and its test accuracy."""
     seed_everything(seed)  # the new head (and the scratch network) start from seeded weights
     model = unfreeze(task.make_model(strategy != "scratch"))
     if strategy == "finetune_last_k":
@@ -144,12 +151,22 @@ def _train_network(task, indices: torch.Tensor, strategy: str, seed: int,
     else:
         steps, batch_size, lr, decay = settings.steps, settings.batch_size, settings.lr_finetune, settings.decay
     if strategy == "finetune_last_k" and _can_cache_frozen(model, settings):
-        accuracy = _fit_top(task, model, indices, seed, settings)
+        accuracy = _fit_top(task, model, indices, seed, settings)  # trains model's own top blocks
     else:
         fit_for_steps(model, _training_set(task, indices, settings), steps, batch_size, lr, decay, seed,
                       transform=task.transform, bn_policy=settings.bn_policy)
         accuracy = evaluate(model, task.test_data(), transform=task.transform)["accuracy"]
-    return accuracy, count_parameters(model, trainable_only=True)
+    return model.eval(), accuracy
+
+
+def train_network(task, strategy: str, per_class: int, seed: int, settings: Settings | None = None) -> nn.Module:
+    """The model that :func:`run_one` trains for ``strategy`` (scratch, finetune_all or
+    finetune_last_k), on the same ``per_class`` labels per class drawn with ``seed``: to look
+    inside it (confusions, Grad-CAM), save it or predict with it. Returned in eval mode."""
+    if strategy not in NETWORKS:
+        raise ValueError(f"train_network trains one of {NETWORKS}, not {strategy!r}: probes have no network to return.")
+    indices = few_shot_indices(task.pool, per_class, seed=seed)
+    return _fit_network(task, indices, strategy, seed, settings or Settings())[0]
 
 
 AUGMENTATIONS = {"dihedral": dihedral_copies}
@@ -218,7 +235,8 @@ def run_one(task, strategy: str, per_class: int, seed: int, settings: Settings) 
         accuracy, trainable = _probe(task, indices, PROBES[strategy], settings)
     elif strategy in NETWORKS:
         accuracy, trainable = _train_network(task, indices, strategy, seed, settings)
-    else:
+    else:  # a task's own strategy, seeded like the shared networks
+        seed_everything(seed)
         accuracy, trainable = task.extra_strategies[strategy](task, indices, settings)
     return {"task": task.name, "strategy": strategy, "labels_per_class": per_class,
             "labels": len(indices), "seed": seed, "accuracy": accuracy,

@@ -16,6 +16,12 @@ from torch import nn
 from .freeze import named_blocks
 
 
+def _tracked(maps: torch.Tensor) -> torch.Tensor:
+    """The block's output, made a leaf of the graph when the block is frozen (no parameter
+    below it needs a gradient), so the class score can still be differentiated by it."""
+    return maps if maps.requires_grad else maps.detach().requires_grad_()
+
+
 def grad_cam(model: nn.Module, images: torch.Tensor, block: str, target: torch.Tensor | int | None = None,
              transform=None) -> torch.Tensor:
     """Heatmaps (N, H, W) in [0, 1] at the images' own size, for the output of ``block``.
@@ -33,7 +39,7 @@ def grad_cam(model: nn.Module, images: torch.Tensor, block: str, target: torch.T
         raise ValueError(f"images must be a batch (N, C, H, W), got shape {tuple(images.shape)}.")
     device = next(model.parameters()).device
     saved = {}
-    hook = blocks[block].register_forward_hook(lambda module, args, out: saved.update(maps=out))
+    hook = blocks[block].register_forward_hook(lambda module, args, out: saved.setdefault("maps", _tracked(out)))
     was_training = model.training
     try:
         model.eval()

@@ -180,3 +180,53 @@ def domain_scatter(source_points, target_points, ax=None, title: str | None = No
     _pca_axes(ax, title)
     ax.legend(fontsize=8, markerscale=3)
     return ax
+
+
+def confusion_matrix(labels, predictions, classes, ax=None, title: str | None = None):
+    """Counts of (true class, predicted class) for labels and predictions ``(N,)`` as a grid:
+    the diagonal is right, each off-diagonal cell one kind of mistake. Returns the Axes."""
+    import torch
+
+    labels, predictions = torch.as_tensor(labels).cpu(), torch.as_tensor(predictions).cpu()
+    if labels.shape != predictions.shape:
+        raise ValueError(f"labels {tuple(labels.shape)} and predictions {tuple(predictions.shape)} "
+                         "must have one entry per example each.")
+    n = len(classes)
+    counts = torch.bincount(labels * n + predictions, minlength=n * n).reshape(n, n)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.2 + 0.7 * n, 1 + 0.6 * n))
+    ax.imshow(counts.numpy(), cmap="Blues")
+    for (i, j), count in zip(((i, j) for i in range(n) for j in range(n)), counts.flatten().tolist()):
+        ax.text(j, i, str(count), ha="center", va="center",
+                color="white" if count > counts.max().item() / 2 else "black")
+    ax.set_xticks(range(n), [str(c) for c in classes], rotation=30)
+    ax.set_yticks(range(n), [str(c) for c in classes])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def heatmap_grid(images, heatmaps, titles=None, columns: int = 4, size: float = 2.2):
+    """Each image ``(N, C, H, W)`` (grey or RGB, in [0, 1]) beside itself with its heatmap
+    ``(N, H, W)`` in [0, 1] laid over it (Grad-CAM: where the evidence for the class is).
+    Returns the Figure."""
+    images, heatmaps = images.detach().cpu(), heatmaps.detach().cpu()
+    if len(images) != len(heatmaps) or images.shape[-2:] != heatmaps.shape[-2:]:
+        raise ValueError(f"one heatmap per image at the image's size: images {tuple(images.shape)}, "
+                         f"heatmaps {tuple(heatmaps.shape)}.")
+    rows = math.ceil(len(images) / columns)
+    fig, axes = plt.subplots(2 * rows, columns, figsize=(size * columns, 2 * size * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, (image, heat) in enumerate(zip(images, heatmaps)):
+        top, bottom = axes[2 * (i // columns), i % columns], axes[2 * (i // columns) + 1, i % columns]
+        picture = image[0] if image.shape[0] == 1 else image.permute(1, 2, 0)
+        top.imshow(picture.numpy(), cmap="gray")
+        bottom.imshow(picture.numpy(), cmap="gray")
+        bottom.imshow(heat.numpy(), cmap="jet", alpha=0.45, vmin=0, vmax=1)
+        if titles is not None:
+            top.set_title(str(titles[i]), fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -4,6 +4,9 @@
   strokes on a dark background, but it has never seen a digit);
 - :func:`lite0_task`: the ImageNet EfficientNet-Lite0 on any offline image set, digits or
   solar-cell scans (far transfer: grey scans are nothing like ImageNet photos);
+- :func:`scans_task`: :func:`lite0_task` on the solar-cell scans with two more strategies for
+  notebook 05: ``adabn_probe`` (the probe on features whose BatchNorm statistics were
+  re-estimated on the unlabelled scans) and ``small_scratch`` (a SmallCNN from scratch at 64 px);
 - :func:`fonts_to_handwriting_task`: domain adaptation (notebook 05), an
   :class:`tlcourse.adapt.AdaptationTask`: digits rendered from fonts (labelled) -> the same
   handwritten digits as :func:`digits_task` (unlabelled for adaptation).
@@ -14,10 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .adapt import AdaptationTask
+from .adapt import AdaptationTask, adabn
 from .config import Profile, get_profile
 from .data import few_shot_subset, load, stratified_split
-from .experiments import Task
+from .experiments import Settings, Task, _training_set
+from .train import evaluate, extract_features, fit_for_steps, fit_linear_probe
 from .models import SmallCNN, pretrained
 from .pretrain import load_pretrained_cnn
 
@@ -76,6 +80,46 @@ def lite0_task(dataset: str = "mnist5k", profile: Profile | None = None, **load_
 
     return Task(f"imagenet->{dataset}", pool, test, make_model,
                 transform=backbone_input(profile.backbone_image_size))
+
+
+SCRATCH_SIZE = 64  # small_scratch's input side: a SmallCNN step at 128 px costs 16x one at 32 px
+
+
+def _small_input(x: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, size=(SCRATCH_SIZE, SCRATCH_SIZE), mode="bilinear", antialias=True,
+                         align_corners=False)
+
+
+def _adabn_probe(task: Task, indices: torch.Tensor, settings: Settings) -> tuple[float, int]:
+    """The linear probe on ImageNet features after AdaBN on the pool's images (no labels used):
+    the BatchNorm statistics are the scans', the weights ImageNet's. Features computed once."""
+    cache = vars(task).setdefault("_adabn_features", {})
+    if not cache:
+        model = adabn(task.make_model(True), task.pool.images, transform=task.transform)
+        cache["pool"], cache["test"] = (extract_features(model, part, transform=task.transform, progress=False)
+                                        for part in (task.pool, task.test))
+    probe = fit_linear_probe(cache["pool"][indices], task.pool.labels[indices], task.num_classes, C=settings.C)
+    with torch.no_grad():
+        accuracy = (probe(cache["test"]).argmax(1) == task.test.labels).float().mean().item()
+    return accuracy, probe.linear.weight.numel() + probe.linear.bias.numel()
+
+
+def _small_scratch(task: Task, indices: torch.Tensor, settings: Settings) -> tuple[float, int]:
+    """A SmallCNN (0.4M parameters) from scratch on the labelled scans at 64 px, with the
+    settings' scratch steps and rate and the same augmentation as the other networks."""
+    model = SmallCNN(num_classes=task.num_classes, in_channels=task.pool.images.shape[1])
+    fit_for_steps(model, _training_set(task, indices, settings), settings.scratch_steps or settings.steps,
+                  settings.scratch_batch_size or settings.batch_size, settings.lr_scratch,
+                  seed=int(torch.initial_seed()), transform=_small_input)
+    accuracy = evaluate(model, task.test, transform=_small_input)["accuracy"]
+    return accuracy, sum(p.numel() for p in model.parameters())
+
+
+def scans_task(profile: Profile | None = None) -> Task:
+    """ImageNet Lite0 -> solar-cell scans (notebook 05), with ``adabn_probe`` and ``small_scratch``."""
+    task = lite0_task("solar_cells", profile)
+    task.extra_strategies.update(adabn_probe=_adabn_probe, small_scratch=_small_scratch)
+    return task
 
 
 def fonts_to_handwriting_task(profile: Profile | None = None, checkpoint=None) -> AdaptationTask:
