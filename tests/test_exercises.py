@@ -1,5 +1,6 @@
 """Exercise checks: verdicts, partial credit, hints, single-source notebooks, and each question
 on right and on typical wrong answers."""
+import copy
 import json
 from pathlib import Path
 
@@ -308,3 +309,145 @@ def test_ex04_checks_transformer_layers_embeddings_and_the_choice():
     assert ex04.q3.evaluate({"results": table, "best_strategy": best}).status == CORRECT
     other = ({"tfidf_logreg", "linear_probe"} - {best}).pop()
     assert "your own table says" in ex04.q3.evaluate({"results": table, "best_strategy": other}).feedback[0]
+
+
+# Exercise 05: AdaBN, the gradient-reversal layer and the pseudo-label threshold, on a source
+# model trained with the smoke profile's steps (under a second).
+
+@pytest.fixture(scope="module")
+def source_model():
+    from tlcourse import get_profile
+    from tlcourse.adapt import AdaptSettings, train_source_only
+
+    task = references.fonts_to_handwriting()
+    return train_source_only(task, seed=0, settings=AdaptSettings.for_profile(get_profile()))
+
+
+def adabn_by_hand(source_model, reset=True, momentum=None, batch_size=256):
+    """AdaBN as a learner writes it, with the usual mistakes as options; left in eval mode."""
+    model = copy.deepcopy(source_model)
+    for layer in model.modules():
+        if isinstance(layer, torch.nn.BatchNorm2d):
+            if reset:
+                layer.reset_running_stats()
+            layer.momentum = momentum
+    model.train()
+    with torch.no_grad():
+        for batch in references.fonts_to_handwriting().pool.images.split(batch_size):
+            model(batch)
+    return model.eval()
+
+
+def test_ex05_q1_names_each_adabn_mistake(source_model):
+    from tlcourse.adapt import adabn
+    from tlcourse.exercises import ex05
+
+    def verdict(model):
+        return ex05.q1.evaluate({"source_model": source_model, "adabn_model": model})
+
+    assert verdict(adabn_by_hand(source_model)).status == CORRECT
+    images = references.fonts_to_handwriting().pool.images
+    assert verdict(adabn(copy.deepcopy(source_model), images)).status == CORRECT
+    for model, message in [(adabn_by_hand(source_model, reset=False, momentum=0.1), "were not reset"),
+                           (adabn_by_hand(source_model, momentum=0.1), "default momentum=0.1"),
+                           (adabn_by_hand(source_model, batch_size=64), "counted 4 batch(es)"),
+                           (adabn_by_hand(source_model).train(), "still in training mode")]:
+        result = verdict(model)
+        assert (result.status, result.points) == (PARTIAL, 1.5) and message in result.feedback[0], result.feedback
+
+    stepped = adabn_by_hand(source_model)  # one gradient step, in eval mode so only weights move
+    torch.optim.SGD(stepped.parameters(), lr=0.1).zero_grad()
+    stepped(images[:8]).logsumexp(1).mean().backward()
+    torch.optim.SGD(stepped.parameters(), lr=0.1).step()
+    result = verdict(stepped)
+    assert result.status == PARTIAL and "weight tensor(s) changed" in result.feedback[0]
+
+    result = verdict(source_model)
+    assert result.status == INCORRECT and "is `source_model` itself" in result.feedback[0]
+    adapted_in_place = adabn_by_hand(source_model)  # then copied: the source model is gone
+    result = ex05.q1.evaluate({"source_model": adapted_in_place, "adabn_model": copy.deepcopy(adapted_in_place)})
+    assert result.status == INCORRECT and "itself now holds the target's statistics" in result.feedback[0]
+    assert verdict(None).status == NOT_DONE
+
+
+def reversal(backward, forward=lambda x, scale: x.view_as(x)):
+    """A learner's grad_reverse whose autograd Function has the given forward and backward."""
+    class Reverse(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, scale):
+            ctx.scale = scale
+            return forward(x, scale)
+
+        @staticmethod
+        def backward(ctx, grad):
+            return backward(ctx, grad)
+
+    return lambda x, scale: Reverse.apply(x, scale)
+
+
+def test_ex05_q2_names_each_gradient_reversal_mistake():
+    from tlcourse.exercises import ex05
+
+    right = reversal(lambda ctx, grad: (-ctx.scale * grad, None))
+    assert ex05.q2.evaluate({"grad_reverse": right}).status == CORRECT
+    cases = {
+        "the minus is missing": reversal(lambda ctx, grad: (ctx.scale * grad, None)),
+        "the scale is ignored": reversal(lambda ctx, grad: (-grad, None)),
+        "returns the very tensor it was given": lambda x, scale: x,
+        "no gradient flows back": lambda x, scale: x.detach(),
+        "in place": reversal(lambda ctx, grad: (grad.mul_(-ctx.scale), None)),
+        "one gradient per input of forward": reversal(lambda ctx, grad: -ctx.scale * grad),
+        "the forward pass multiplies by -scale": lambda x, scale: -scale * x,
+    }
+    for message, answer in cases.items():
+        result = ex05.q2.evaluate({"grad_reverse": answer})
+        assert result.status == PARTIAL and any(message in f for f in result.feedback), (message, result.feedback)
+    assert ex05.q2.evaluate({"grad_reverse": 3}).status == INCORRECT
+
+
+def test_ex05_q3_recomputes_the_table_and_applies_the_rule(source_model):
+    from tlcourse.adapt import adabn, threshold_statistics
+    from tlcourse.exercises import ex05
+
+    task = references.fonts_to_handwriting()
+    model = adabn(copy.deepcopy(source_model), task.pool.images)
+    table = threshold_statistics(model, task.pool.images, ex05.THRESHOLDS, task.source_val)
+    rule = ex05.choose_threshold(table)
+
+    def verdict(table, threshold, model=model):
+        return ex05.q3.evaluate({"adabn_model": model, "threshold_table": table, "threshold": threshold})
+
+    assert verdict(table, rule).status == CORRECT
+    result = verdict(table, 0.5 if rule != 0.5 else 0.6)
+    assert (result.status, result.points) == (PARTIAL, 2.0)
+    assert "your model's table says" in result.feedback[0] or "the rule says threshold = 1" in result.feedback[0]
+    result = verdict(threshold_statistics(source_model, task.pool.images, ex05.THRESHOLDS, task.source_val), rule)
+    assert result.status == PARTIAL and "measure adabn_model" in result.feedback[0]
+    result = verdict(threshold_statistics(model, task.pool.images, ex05.THRESHOLDS), rule)
+    assert result.status == INCORRECT and "lacks the column(s) ['source_accuracy_kept']" in result.feedback[0]
+    assert "not one of the candidates" in verdict(table, 0.85).feedback[0]
+
+
+def test_ex05_q3_rule_takes_the_highest_safe_threshold(monkeypatch):
+    import pandas as pd
+    from tlcourse.exercises import ex05
+
+    table = pd.DataFrame({"threshold": ex05.THRESHOLDS,
+                          "kept": [0.87, 0.79, 0.70, 0.61, 0.48, 0.38, 0.23],
+                          "smallest_class": [0.063, 0.055, 0.050, 0.042, 0.024, 0.013, 0.0],
+                          "source_accuracy_kept": [0.94, 0.96, 0.997, 0.998, 0.998, 1.0, 1.0]})
+    assert ex05.choose_threshold(table) == 0.9
+    assert ex05.choose_threshold(table.assign(kept=0.1)) == ex05.NO_THRESHOLD
+    monkeypatch.setattr(ex05, "measured_table", lambda model: table)  # the learner's model measures `table`
+
+    def feedback(threshold):
+        return ex05.q3.evaluate({"adabn_model": torch.nn.Linear(1, 1), "threshold_table": table,
+                                 "threshold": threshold}).feedback
+
+    assert feedback(0.9) == []
+    assert feedback(0.95) == ["at 0.95 only 38% of the pool gets a pseudo-label (at least 40%): your "
+                              "model's table says 0.9."]
+    assert "but so is a higher candidate" in feedback(0.7)[0]
+    assert feedback(0.5)[0].startswith("at 0.5 only 94.0% of the held-out source images that confident "
+                                       "are right (at least 95%)")
+    assert feedback(0.99)[0].startswith("at 0.99 only 23% of the pool")

@@ -163,12 +163,13 @@ def measure_and_choose(strategies, budget: tuple[str, int], budget_text: str, ma
             Requirement("the measurement matches the reference", matches)]
 
 
-def expect_results_table(results, columns, made_by: str) -> None:
-    """A tidy results table (one row per run) with ``columns``, as ``made_by`` returns it."""
-    expect_type(results, "`results`", pd.DataFrame, f"the table returned by {made_by}")
+def expect_results_table(results, columns, made_by: str, name: str = "results") -> None:
+    """A tidy table (one row per run) with ``columns``, as ``made_by`` returns it; the learner
+    calls it ``name``."""
+    expect_type(results, f"`{name}`", pd.DataFrame, f"the table returned by {made_by}")
     missing = set(columns) - set(results.columns)
     if missing:
-        raise Mistake(f"`results` lacks the column(s) {sorted(missing)}: use the table {made_by} returns.")
+        raise Mistake(f"`{name}` lacks the column(s) {sorted(missing)}: use the table {made_by} returns.")
 
 
 def runs_at(results: pd.DataFrame, budget: tuple[str, int]) -> pd.DataFrame:

@@ -5,7 +5,7 @@ from functools import lru_cache
 
 from ..config import get_profile
 from ..experiments import Settings, Task, run_one
-from ..tasks import digits_task
+from ..tasks import digits_task, fonts_to_handwriting_task
 
 
 @lru_cache(maxsize=1)
@@ -18,6 +18,12 @@ def digits() -> Task:
 def digits_accuracy(strategy: str, per_class: int, seed: int = 0, **settings) -> float:
     """Test accuracy of one reference run (see :func:`tlcourse.experiments.run_one`)."""
     return run_one(digits(), strategy, per_class, seed, Settings(**settings))["accuracy"]
+
+
+@lru_cache(maxsize=1)
+def fonts_to_handwriting():
+    """Rendered digits -> handwriting with the current profile, as exercise 05 builds it."""
+    return fonts_to_handwriting_task(get_profile())
 
 
 @lru_cache(maxsize=1)
