@@ -51,13 +51,15 @@ from .train import (Transform, _batches, _prepare, _to_device, as_tensors, autoc
 
 @torch.no_grad()
 def adabn(model: nn.Module, target_images: torch.Tensor, batch_size: int = 256,
-          transform: Transform | None = None, device=None) -> nn.Module:
+          transform: Transform | None = None, device=None, seed: int = 0) -> nn.Module:
     """Re-estimate every BatchNorm layer's running mean and variance on ``target_images``
     ``(N, C, H, W)``; weights are left as they are. Returns the model in eval mode.
 
     The statistics are reset, then each batch's mean and (unbiased) variance are averaged with
     equal weight (``momentum=None``: a cumulative average, not the default exponential one, so
-    the first batches count as much as the last). Only the BatchNorm layers run in training
+    the first batches count as much as the last). The batches are drawn in a shuffled order
+    (fixed by ``seed``): a data set stored class by class would otherwise give batches of two or
+    three classes, whose variances are too small. Only the BatchNorm layers run in training
     mode, so dropout or anything else that behaves differently in training stays off.
     """
     device = torch.device(device) if device else get_device()
@@ -70,7 +72,7 @@ def adabn(model: nn.Module, target_images: torch.Tensor, batch_size: int = 256,
         m.reset_running_stats()
         m.momentum = None
         m.train()
-    for idx in _batches(len(target_images), batch_size, None):
+    for idx in _batches(len(target_images), batch_size, torch.Generator().manual_seed(seed)):
         xb = _to_device(target_images[idx], device, fast_gpu=False)
         model(transform(xb) if transform else xb)
     for m, momentum in zip(norms, momenta):
