@@ -160,12 +160,13 @@ print(describe(both, "finetune_last_k_bn_train_all", "finetune_last_k"))
 
 # %% [markdown]
 # The measurement contradicts the usual warning: here the BatchNorm policy of the frozen blocks
-# barely matters (measured with the `cpu` profile: less than two points apart, either way). Rendered letters and handwritten digits
-# are both white strokes on black, so the statistics a frozen block sees barely change between
-# source and target. The policy matters when they do change: a distant domain (photos to
-# scans), very small or unbalanced batches, or inference on single images where train-mode
-# statistics would be computed from one example. Keep `frozen_eval` as the default: here the two
-# policies are level, and `frozen_eval` is the safe one when the domains differ.
+# barely matters (measured with the `cpu` profile: less than two points apart, either way).
+# Rendered letters and handwritten digits are both white strokes on black, so the statistics a
+# frozen block sees barely change between source and target. The policy matters when they do
+# change: a distant domain (photos to scans), very small or unbalanced batches, or inference on
+# single images where train-mode statistics would be computed from one example. Keep
+# `frozen_eval` as the default: here the two policies are level, and `frozen_eval` is the safe
+# one when the domains differ.
 
 # %% [markdown]
 # ## What we measured
