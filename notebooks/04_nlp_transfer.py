@@ -220,18 +220,20 @@ print(describe(everything, "finetune_last_k", "finetune_all"))
 # * **The scratch transformer needs even more labels.** It trails the probe by 7 points with 50
 #   and with 200 labels (67.8% and 72.6%), yet with 5,000 it is level with both (84.8%).
 # * **Fine-tuning all layers gave no gain over the frozen probe with 200 labels** (79.0% vs
-#   79.7%; still 3 points above TF-IDF), and each run took more than fifty times as long. With
-#   200 noisy labels and a CPU-sized budget of 26 steps, fine-tuning did not improve on the
-#   pretrained features: here transfer paid through the *features*. Whether it pays with more
+#   79.7%; still 3 points above TF-IDF), and each run took far longer than a probe's: the
+#   table's seconds per run compare them (a probe's leave out embedding the tweets, done once
+#   for every probe and timed further up). With 200 noisy labels and a CPU-sized budget of 26
+#   steps, fine-tuning did not improve on the pretrained features: here transfer paid through
+#   the *features*. Whether it pays with more
 #   labels and steps is not measured at this budget; the `gpu` profile fine-tunes with 50 to
 #   5,000 labels and 300 steps per run.
 # * **Top two layers vs all.** Training only `layer4`, `layer5` and the head (3.5M of 22.6M
-#   parameters) on the frozen layers' cached output made a run several times faster (the
-#   ratio for this run is printed above the plot): the frozen layers ran once instead of at
-#   every step, and no backward pass went below `layer4`. The table shows what it cost in
+#   parameters) on the frozen layers' cached output made a run faster (the ratio for this
+#   run is printed above the plot): the frozen layers ran once instead of at every step, and
+#   no backward pass went below `layer4`. The table shows what it cost in
 #   accuracy at 200 labels in this run.
-# * **Dynamic padding** embedded 1.6 to 2.6 times as many tweets per second as padding every
-#   batch to 64 tokens, in our runs on a shared 2-core machine; this run's ratio is printed above.
+# * **Dynamic padding** embeds more tweets per second than padding every batch to 64 tokens:
+#   this run's ratio is printed above (`benchmarks/text_costs.py` measures it on your machine).
 
 # %% [markdown]
 # ## Online: BERT, RoBERTa, DistilBERT, GPT-2, and other tasks

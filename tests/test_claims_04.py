@@ -54,9 +54,9 @@ def test_with_few_labels_the_frozen_probe_beats_the_scratch_transformer(frozen, 
 def test_with_5000_labels_the_scratch_transformer_catches_up(frozen, scratch):
     both = pd.concat([frozen, scratch])
     assert abs(gain(both, "scratch", "linear_probe").loc[2500]) < 2  # measured: +0.1 (84.8% vs 84.7%)
-    assert abs(gain(both, "scratch", "tfidf_logreg").loc[2500]) < 2  # measured: -0.3
+    assert abs(gain(both, "scratch", "tfidf_logreg").loc[2500]) < 2  # measured: -0.3 (84.8% vs 85.1%)
 
 
 def test_with_200_labels_fine_tuning_beats_tfidf_but_not_the_frozen_probe(finetuned):
     assert gain(finetuned, "finetune_all", "tfidf_logreg").loc[100] >= 2  # measured: +3.3 (79.0% vs 75.7%)
-    assert abs(gain(finetuned, "finetune_all", "linear_probe").loc[100]) < 3  # measured: -0.7
+    assert abs(gain(finetuned, "finetune_all", "linear_probe").loc[100]) < 3  # measured: -0.7 (79.0% vs 79.7%)
