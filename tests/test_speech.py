@@ -116,6 +116,22 @@ def test_cards_say_what_the_speech_sets_are():
     assert not online.offline and online.license == "CC BY 4.0" and "Warden" in online.citation
 
 
+def test_digits_of_unseen_voices_are_told_apart_from_their_log_mels(cache):
+    """A sanity check that the clips carry the words: a linear probe on per-band log-mel means and
+    spread, trained on 100 clips, is far above chance (10%) on 60 clips by voices it never heard
+    (87%, 65% and 75% with seeds 0, 1 and 2)."""
+    from sklearn.linear_model import LogisticRegression
+
+    def features(ds):
+        mel = log_mel(ds.waveforms)[:, 0]
+        x = torch.cat([mel.mean(2), mel.std(2)], 1)
+        return ((x - x.mean(0)) / x.std(0)).numpy()
+
+    train, test = load("spoken_digits", n=100, split="train"), load("spoken_digits", n=60, split="test")
+    probe = LogisticRegression(C=0.1, max_iter=1_000).fit(features(train), train.labels.numpy())
+    assert probe.score(features(test), test.labels.numpy()) > 0.4
+
+
 @pytest.mark.parametrize("kwargs, words", [({"n": 5}, "at least one per word"), ({"split": "val"}, "test")])
 def test_bad_arguments_say_what_works(kwargs, words):
     with pytest.raises(DataArgumentError, match=words):
