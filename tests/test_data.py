@@ -19,7 +19,7 @@ from tlcourse.data import glyphs as glyphs_module
 from tlcourse.data.tweets import _dedupe_key, clean_text
 from tlcourse.errors import CourseError, MissingDependencyError, UnknownNameError
 
-OFFLINE = ["glyphs", "mnist5k", "digits", "faces", "solar_cells", "tweets"]
+OFFLINE = ["glyphs", "mnist5k", "digits", "faces", "solar_cells", "tweets", "spoken_digits", "spoken_words"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -280,7 +280,7 @@ def test_list_datasets_and_cards_without_loading():
     assert list_datasets(offline=True) == OFFLINE
     online = list_datasets(offline=False)
     assert set(online) == {"cifar10", "flowers102", "oxford_pets", "eurosat", "sst2", "imdb", "pneumoniamnist",
-                           "dermamnist", "bloodmnist", "pathmnist", "breastmnist"}
+                           "dermamnist", "bloodmnist", "pathmnist", "breastmnist", "speech_commands"}
     assert list_datasets() == OFFLINE + online
     for name in list_datasets():
         c = card(name)

@@ -45,6 +45,9 @@ ASSETS: tuple[Asset, ...] = (
           license="CC BY 2.0 (Flickr photos; credits in sklearn/datasets/images/README.txt)"),
     Asset("scikit-image LFW faces subset", "skimage", "scikit-image==0.26.0", "data/lfw_subset.npy",
           "faces target", dataset="faces"),
+    Asset("eSpeak NG speech synthesizer", "espeakng_loader", "espeakng-loader==0.2.4",
+          "espeak-ng-data/phontab", "speaks spoken_digits and spoken_words (generated, not shipped)",
+          license="GPL-3.0-or-later (eSpeak NG's library and voice data)"),
     Asset("photos (chelsea, coffee, astronaut, rocket)", "skimage", "scikit-image==0.26.0",
           "data/chelsea.png", "photos for ImageNet demos",
           license="CC0 (chelsea, coffee) and public domain (astronaut: NASA; rocket: SpaceX), "

@@ -45,6 +45,8 @@ class Profile:
     adapt_source_samples: int  # font-rendered digits in notebook 05's source set (80% train, 20% held out)
     adapt_steps: int  # steps of notebook 05's from-scratch runs; DANN, self-training, few-shot take shares
     scan_labels_per_class: tuple[int, ...]  # budgets of notebook 05's networks on the solar-cell scans
+    speech_source_samples: int  # spoken words in notebook 06's source set (eSpeak NG: ~5 ms a clip, once; then cached)
+    speech_target_samples: int  # spoken digits by train speakers in notebook 06's pool; its test set has max_eval
 
 
 PROFILES: dict[str, Profile] = {
@@ -56,6 +58,7 @@ PROFILES: dict[str, Profile] = {
         text_labels_per_class=(10, 50), text_finetune_labels_per_class=(10,), text_finetune_steps=4,
         text_scratch_steps=10, adapt_source_samples=300, adapt_steps=6,
         scan_labels_per_class=(5,),
+        speech_source_samples=250, speech_target_samples=100,
     ),
     "cpu": Profile(
         name="cpu", backbone_image_size=128, batch_size=64, epochs=15, finetune_steps=150,
@@ -65,6 +68,7 @@ PROFILES: dict[str, Profile] = {
         text_labels_per_class=(25, 100, 500, 2_500), text_finetune_labels_per_class=(100,), text_finetune_steps=24,
         text_scratch_steps=100, adapt_source_samples=3_000, adapt_steps=150,
         scan_labels_per_class=(10, 50),
+        speech_source_samples=4_000, speech_target_samples=2_000,
     ),
     "gpu": Profile(
         name="gpu", backbone_image_size=224, batch_size=128, epochs=30, finetune_steps=300,
@@ -76,6 +80,7 @@ PROFILES: dict[str, Profile] = {
         text_finetune_labels_per_class=(25, 100, 500, 2_500),
         text_finetune_steps=300, text_scratch_steps=300, adapt_source_samples=20_000, adapt_steps=600,
         scan_labels_per_class=(5, 10, 20, 50, 100, 200),
+        speech_source_samples=20_000, speech_target_samples=8_000,
     ),
 }
 

