@@ -53,8 +53,10 @@ print(f"source only: {evaluate(source_model, task.source_val)['accuracy']:.1%} o
 # rendered digits. Make `adabn_model`: a **copy** of `source_model` whose BatchNorm running
 # statistics are re-estimated on the unlabelled target images `task.pool.images`, without
 # changing a single weight (no gradient step), and which is in eval mode when you are done.
-# Run the pool through once, in its order, in batches of 256 (as `tlcourse.adapt.adabn` does;
-# write it yourself here), with every batch counting equally.
+# Run the pool through once, in batches of 256 in a **shuffled** order (as `tlcourse.adapt.adabn`
+# does; write it yourself here), with every batch counting equally. Why shuffled: the pool is
+# stored class by class, so batches taken in order each hold two or three digits, and the
+# average of their variances is smaller than the variance of the whole pool.
 
 # %%
 # q1
@@ -67,8 +69,9 @@ for layer in adabn_model.modules():
         layer.momentum = None  # a cumulative average: the first batch counts as much as the last
 adabn_model.train()  # BatchNorm updates its running statistics only in training mode
 with torch.no_grad():  # forward passes only: no gradient, so no weight can change
-    for batch in task.pool.images.split(256):
-        adabn_model(batch.to(device))
+    order = torch.randperm(len(task.pool.images), generator=torch.Generator().manual_seed(0))
+    for batch in order.split(256):
+        adabn_model(task.pool.images[batch].to(device))
 adabn_model.eval()
 ### END SOLUTION
 print(f"handwriting after AdaBN: {evaluate(adabn_model, task.test)['accuracy']:.1%}")

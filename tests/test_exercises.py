@@ -332,9 +332,10 @@ def adabn_by_hand(source_model, reset=True, momentum=None, batch_size=256):
                 layer.reset_running_stats()
             layer.momentum = momentum
     model.train()
+    images = references.fonts_to_handwriting().pool.images
     with torch.no_grad():
-        for batch in references.fonts_to_handwriting().pool.images.split(batch_size):
-            model(batch)
+        for idx in torch.randperm(len(images), generator=torch.Generator().manual_seed(1)).split(batch_size):
+            model(images[idx])
     return model.eval()
 
 

@@ -75,8 +75,10 @@ def once_per_model(measure: Callable[[nn.Module], object]) -> Callable[[nn.Modul
 
 @once_per_model
 def target_statistics(source_model: nn.Module) -> tuple[torch.Tensor, ...]:
-    """What AdaBN on ``source_model`` gives on the target pool: batches of 256 (as
-    :func:`tlcourse.adapt.adabn`) and the whole pool in one batch. Computed on copies."""
+    """What AdaBN on ``source_model`` gives on the target pool: shuffled batches of 256 (as
+    :func:`tlcourse.adapt.adabn`) and the whole pool in one batch. Computed on copies. (Any
+    shuffled order lands within a fraction of a percent of these; the pool's own, class-sorted
+    order does not: see :func:`_in_pool_order`.)"""
     images = references.fonts_to_handwriting().pool.images
     return tuple(_statistics(adabn(copy.deepcopy(source_model), images, batch_size=size))
                  for size in sorted({min(BATCH, len(images)), len(images)}))
@@ -122,6 +124,11 @@ def _target_statistics(source_model, adabn_model) -> None:
         raise Mistake(f"the BatchNorm statistics were not reset: the layers count {counted} batches, "
                       f"the {trained} of source training and yours, so the source's mean and variance "
                       "are still mixed in. Call reset_running_stats() on every BatchNorm layer first.")
+    if counted == expected and _distance(mine, _in_pool_order(source_model)) <= STATS_TOLERANCE:
+        raise Mistake("the batches went through in the pool's own order, which is sorted by class: "
+                      "each batch held two or three digits, so its variance was too small, and so is "
+                      "their average. Shuffle first: order = torch.randperm(len(images)), then run "
+                      "images[idx] for idx in order.split(256).")
     if counted == expected and _distance(mine, _with_default_momentum(source_model)) <= STATS_TOLERANCE:
         raise Mistake("the statistics were reset, but they are not the target pool's: with "
                       "BatchNorm's default momentum=0.1 each batch only moves them 10% of the way "
@@ -129,22 +136,32 @@ def _target_statistics(source_model, adabn_model) -> None:
                       "on every BatchNorm layer (a cumulative average: every batch counts equally).")
     raise Mistake(f"the running statistics are {_distance(mine, targets[0]):.0%} away from the "
                   f"target pool's and the layers counted {counted} batch(es): run task.pool.images "
-                  f"through once, in batches of {BATCH} ({expected} batch(es)), after resetting "
-                  "the statistics with momentum=None.")
+                  f"through once, shuffled, in batches of {BATCH} ({expected} batch(es)), after "
+                  "resetting the statistics with momentum=None.")
 
 
-def _with_default_momentum(source_model: nn.Module) -> torch.Tensor:
-    """The statistics AdaBN gives when the layers keep BatchNorm's default momentum=0.1 after
-    the reset (the usual slip), in batches of 256, on a copy."""
+def _replayed(source_model: nn.Module, momentum: float | None) -> torch.Tensor:
+    """The statistics after a reset with ``momentum`` and the pool in its stored order, in
+    batches of 256, on a copy: the two usual slips, replayed."""
     model = copy.deepcopy(source_model).cpu()
     for layer in _norms(model):
         layer.reset_running_stats()
-        layer.momentum = 0.1
+        layer.momentum = momentum
     model.train()
     with torch.no_grad():
         for batch in references.fonts_to_handwriting().pool.images.split(BATCH):
             model(batch)
     return _statistics(model)
+
+
+def _with_default_momentum(source_model: nn.Module) -> torch.Tensor:
+    """BatchNorm's default momentum=0.1 kept after the reset: early batches under-weighted."""
+    return _replayed(source_model, 0.1)
+
+
+def _in_pool_order(source_model: nn.Module) -> torch.Tensor:
+    """A cumulative average, but over batches in the pool's class-sorted order."""
+    return _replayed(source_model, None)
 
 
 def _eval_mode(source_model, adabn_model) -> None:
@@ -168,8 +185,10 @@ q1 = Problem(
         "batch it sees; in eval mode it only uses them. AdaBN lets it see the target images.",
         "For each BatchNorm layer (isinstance(m, nn.BatchNorm2d)): m.reset_running_stats() and "
         "m.momentum = None, so the statistics become an equal-weight average over batches.",
-        "adabn_model.train(); with torch.no_grad(): for batch in task.pool.images.split(256): "
-        "adabn_model(batch.to(device)). Then adabn_model.eval().",
+        "The pool is stored class by class: shuffle before cutting it into batches, or each "
+        "batch sees two or three digits and its variance comes out too small.",
+        "adabn_model.train(); with torch.no_grad(): for idx in torch.randperm(len(images)).split(256): "
+        "adabn_model(images[idx].to(device)). Then adabn_model.eval().",
     ],
 )
 
