@@ -8,7 +8,7 @@ import pytest
 from tlcourse import get_profile
 from tlcourse.experiments import Settings, run_one
 from tlcourse.nlp import text_task
-from tlcourse.tasks import digits_task, lite0_task
+from tlcourse.tasks import digits_task, lite0_task, scans_task
 
 CPU = get_profile("cpu")
 
@@ -52,8 +52,9 @@ def cpu_lite0_digits():
 
 @pytest.fixture(scope="session")
 def cpu_solar():
-    """ImageNet Lite0 -> solar-cell scans (notebooks 02 and 05)."""
-    return lite0_task("solar_cells", CPU)
+    """ImageNet Lite0 -> solar-cell scans (notebooks 02 and 05), with notebook 05's own
+    strategies (``adabn_probe``, ``small_scratch``): its probes read the features notebook 02's computed."""
+    return scans_task(CPU)
 
 
 @pytest.fixture(scope="session")
