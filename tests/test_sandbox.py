@@ -6,8 +6,8 @@ exercise; a second grades the honest and blank ones with the sandbox forced off 
 every Mac takes). The attacks: a TCP connection to a listener this test runs (on loopback and
 on the machine's own address), files written to the machine's /tmp and to the submissions
 folder, a secret file read, the hidden tests read by their path and looked for on every
-process's command line, the grader's process signalled, /proc listed, and a process left
-running in the background. Each must fail inside the box and leave no trace outside it.
+process's command line, the grader's process signalled, /proc listed, a process left running
+in the background, and 64 forked copies of the notebook's process. Each must fail inside the box and leave no trace outside it.
 """
 import hashlib
 import io
@@ -41,6 +41,7 @@ def test_probe_gap(ns):
 test_probe_gap.points = 2
 '''
 DAEMON_SECONDS = "987"  # `sleep 987`: the background process the attack leaves behind
+FORKS = f"import os, time\nfor _ in range(6):\n    os.fork()\ntime.sleep({DAEMON_SECONDS})"  # 64 copies
 
 def attacks(port: int, address: str, secret: Path, hidden: Path, folder: Path, tmp_file: Path) -> dict:
     """name -> [(cell source, how its error must start in the box, or None)]: one attempt a cell.
@@ -131,6 +132,8 @@ def boxed(tmp_path_factory):
         for name, cells in planned.items():
             nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c, _ in cells])
             nbformat.write(nb, folder / f"{name}.ipynb")
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(FORKS)]),
+                       folder / "01_forks.ipynb")
         (folder / "01_honest.ipynb").write_bytes((ROOT / "solutions" / "01_pretraining.ipynb").read_bytes())
         (folder / "01_blank.ipynb").write_bytes((ROOT / "exercises" / "01_pretraining.ipynb").read_bytes())
         before = folder_state(folder)
@@ -157,7 +160,13 @@ def test_each_attack_fails_in_its_cell(boxed):
 
 def test_every_submission_ran_in_the_box(boxed):
     assert set(boxed.table["isolation"]) == {"bwrap"}
-    assert set(boxed.table["status"]) == {"completed"}
+    assert set(boxed.table.drop(index="01_forks")["status"]) == {"completed"}
+
+
+def test_forked_copies_count_against_the_memory_limit_and_die_with_the_box(boxed):
+    status = boxed.table.loc["01_forks", "status"]
+    assert status == f"killed: it used more than the memory limit ({LIMITS.memory_gb:g} GB)"
+    assert not [p for p in psutil.process_iter(["cmdline"]) if "01_forks.ipynb" in " ".join(p.info["cmdline"] or [])]
 
 
 def test_the_honest_solution_gets_full_marks_and_the_blank_exercise_zero(boxed):

@@ -62,7 +62,8 @@ def export_namespace(namespace: dict, folder: Path) -> None:
             values[name] = _encode(value, arrays)
         except (NotData, RecursionError, RuntimeError, ValueError) as err:
             del arrays[mark:]
-            left[name] = type(value).__name__ if isinstance(err, NotData) else f"{type(value).__name__} ({err})"
+            kind = type(value).__name__
+            left[name] = kind if isinstance(err, NotData) else f"{kind} ({err})"
     (folder / VALUES).write_text(json.dumps({"values": values, "left_behind": left}))
     np.savez(folder / ARRAYS, *arrays)
 
