@@ -5,9 +5,10 @@ One `grade` call runs them all in the bwrap box, beside the honest solution and 
 exercise; a second grades the honest and blank ones with the sandbox forced off (the fallback
 every Mac takes). The attacks: a TCP connection to a listener this test runs (on loopback and
 on the machine's own address), files written to the machine's /tmp and to the submissions
-folder, a secret file read, the hidden tests read by their path and looked for on every
-process's command line, the grader's process signalled, /proc listed, a process left running
-in the background, and 64 forked copies of the notebook's process. Each must fail inside the box and leave no trace outside it.
+folder, the box's /tmp filled, a secret file read, the hidden tests read by their path and
+looked for on every process's command line, the grader's process signalled, /proc listed, a
+process left running in the background, and 64 forked copies of the notebook's process. Each
+must fail inside the box and leave no trace outside it.
 """
 import hashlib
 import io
@@ -58,6 +59,8 @@ def attacks(port: int, address: str, secret: Path, hidden: Path, folder: Path, t
              None)],
         "01_files": [
             (f"open({str(tmp_file)!r}, 'w').write('planted')", None),  # the box's own /tmp
+            (f"for i in range(3):\n    open(f'/tmp/{{i}}', 'wb').write(bytes({LIMITS.file_mb // 2 * 2**20}))",
+             "OSError: [Errno 28] No space left on device"),  # /tmp is memory: capped
             (f"open({planted!r}, 'w').write('planted')", "FileNotFoundError"),
             (f"import os\nos.makedirs({str(folder)!r}, exist_ok=True)\nopen({planted!r}, 'w').write('x')", None),
             (f"print(open({str(secret)!r}).read())", "FileNotFoundError"),
@@ -166,7 +169,8 @@ def test_every_submission_ran_in_the_box(boxed):
 def test_forked_copies_count_against_the_memory_limit_and_die_with_the_box(boxed):
     status = boxed.table.loc["01_forks", "status"]
     assert status == f"killed: it used more than the memory limit ({LIMITS.memory_gb:g} GB)"
-    assert not [p for p in psutil.process_iter(["cmdline"]) if "01_forks.ipynb" in " ".join(p.info["cmdline"] or [])]
+    command_lines = [" ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])]
+    assert not [c for c in command_lines if "01_forks.ipynb" in c]
 
 
 def test_the_honest_solution_gets_full_marks_and_the_blank_exercise_zero(boxed):

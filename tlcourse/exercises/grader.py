@@ -152,7 +152,7 @@ def _run(notebook: Path, scratch: Path, exercise: str, limits: Limits, profile: 
                "--file-mb", str(limits.file_mb), "--namespace", str(handed)]
     if boxed:
         hand_over(box)
-        command = sandboxed(command, writable=[box], cwd=work)
+        command = sandboxed(command, writable=[box], cwd=work, tmp_mb=limits.file_mb)
     with log.open("wb") as out:
         child = subprocess.Popen(command, cwd=work, env=_environment(box, profile),
                                  stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,

@@ -74,9 +74,24 @@ def _parents(paths) -> list[str]:
     return args
 
 
-def sandboxed(command: list[str], writable=(), readable=(), cwd: Path | None = None) -> list[str]:
+@functools.cache
+def _sizes_tmpfs(bwrap: str) -> bool:
+    """Whether this bwrap can cap a tmpfs (``--size``, bubblewrap 0.7 and later)."""
+    done = subprocess.run([bwrap, "--help"], capture_output=True, text=True)
+    return "--size" in done.stdout + done.stderr
+
+
+def _tmpfs(path: str, mb: int) -> list[str]:
+    """A private, world-writable tmpfs at ``path``; in memory, so capped where bwrap can."""
+    size = ["--size", str(mb * 2**20)] if _sizes_tmpfs(BWRAP) else []
+    return ["--perms", "1777", *size, "--tmpfs", path]
+
+
+def sandboxed(command: list[str], writable=(), readable=(), cwd: Path | None = None,
+              tmp_mb: int = 256) -> list[str]:
     """``command`` wrapped in a bwrap box that may write only to ``writable`` (and a private
-    /tmp) and read the system, Python, this package and ``readable``; paths keep their names.
+    /tmp and /dev/shm of ``tmp_mb`` each) and read the system, Python, this package and
+    ``readable``; paths keep their names.
 
     As root the box uses no user namespace and drops to uid/gid ``NOBODY`` with no
     capabilities (``setpriv``) before the command starts: the caller must make ``writable``
@@ -84,9 +99,9 @@ def sandboxed(command: list[str], writable=(), readable=(), cwd: Path | None = N
     """
     args = [BWRAP, "--die-with-parent", "--new-session", "--unshare-net", "--unshare-pid",
             "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox",
-            "--perms", "1777", "--tmpfs", "/tmp",
+            *_tmpfs("/tmp", tmp_mb),
             *_parents([*_python_paths(), *ETC, *readable, *writable]), *_read_only_binds(),
-            *_python_binds(), "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm",
+            *_python_binds(), "--dev", "/dev", *_tmpfs("/dev/shm", tmp_mb),
             "--proc", "/proc"]
     for path in readable:
         args += ["--ro-bind", str(path), str(path)]
@@ -116,7 +131,7 @@ def _probe(bwrap: str) -> tuple[bool, str]:
     if shutil.which(bwrap) is None:
         return False, f"bwrap not found: {HOW_TO_GET}"
     if os.geteuid() == 0 and shutil.which("setpriv") is None:
-        return False, "setpriv not found (Debian package util-linux): root drops to an unprivileged user with it"
+        return False, "setpriv not found (Debian package util-linux): root needs it to drop privileges"
     with tempfile.TemporaryDirectory(prefix="tlcourse-probe-") as folder:
         hand_over(Path(folder))
         try:
