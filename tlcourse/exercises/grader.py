@@ -71,13 +71,13 @@ def find_notebooks(paths) -> list[Path]:
     return found
 
 
-def _environment(box: Path, profile: str) -> dict:
-    """Few variables, all set here: the notebook sees none of the instructor's (strict checks off:
-    grade, don't raise)."""
+def _environment(home: Path, profile: str) -> dict:
+    """Few variables, all set here, with ``home`` holding the caches: the notebook sees none of
+    the instructor's (strict checks off: grade, don't raise)."""
     env = {k: os.environ[k] for k in PASSED_ON if k in os.environ}
-    env.update(TLCOURSE_PROFILE=profile, TLCOURSE_CACHE=str(box / "cache"), TLCOURSE_OFFLINE="1",
+    env.update(TLCOURSE_PROFILE=profile, TLCOURSE_CACHE=str(home / "cache"), TLCOURSE_OFFLINE="1",
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", MPLBACKEND="Agg",
-               MPLCONFIGDIR=str(box / "matplotlib"), PYTHONHASHSEED="0", HOME=str(box),
+               MPLCONFIGDIR=str(home / "matplotlib"), PYTHONHASHSEED="0", HOME=str(home),
                USER="learner", LOGNAME="learner",
                OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     return env
@@ -169,16 +169,19 @@ def _run(notebook: Path, scratch: Path, exercise: str, limits: Limits, profile: 
         why = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
         return _failed_report(exercise, f"the notebook process {why}: {tail[-1] if tail else 'no output'}")
     if tests is not None and any(tests.glob(f"{exercise}_*.py")):
-        result["questions"] += _hidden_verdicts(exercise, tests, handed, box, profile)
+        result["questions"] += _hidden_verdicts(exercise, tests, handed, scratch / "hidden", profile)
     return result
 
 
-def _hidden_verdicts(exercise: str, tests: Path, handed: Path, box: Path, profile: str) -> list[dict]:
-    """The hidden tests' verdicts, from a process that never ran the learner's code."""
+def _hidden_verdicts(exercise: str, tests: Path, handed: Path, home: Path, profile: str) -> list[dict]:
+    """The hidden tests' verdicts, from a process that never ran the learner's code. Its cache is
+    its own (``home``): one the notebook filled could hold a planted checkpoint, and loading a
+    checkpoint runs pickled code."""
+    home.mkdir()
     command = [sys.executable, "-m", "tlcourse.exercises.hidden", exercise, str(tests.resolve()),
                str(handed)]
     try:
-        done = subprocess.run(command, env=_environment(box, profile), stdin=subprocess.DEVNULL,
+        done = subprocess.run(command, env=_environment(home, profile), stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, timeout=GRADING_SECONDS + 60)
     except subprocess.TimeoutExpired:
         return _no_verdict("they ran out of time")
