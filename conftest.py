@@ -7,7 +7,7 @@
   fails is an nbval failure;
 - markers by kind, so `make test-fast` (unit tests only) can leave the rest out:
   ``claims`` (tests/test_claims_*.py), ``notebooks`` (every .ipynb run by nbval), ``grader``
-  (tests/test_grader.py), ``lab`` (tests/test_jupyterlab.py) and ``slow`` (marked by hand).
+  (tests/test_grader.py, tests/test_sandbox.py), ``lab`` (tests/test_jupyterlab.py) and ``slow`` (marked by hand).
 """
 import ipaddress
 import os
@@ -33,7 +33,8 @@ TEST_ENV = {
 }
 os.environ.update(TEST_ENV)  # before any test module imports tlcourse; kernels inherit it
 
-MARKS_BY_FILE = {"test_claims_": "claims", "test_grader": "grader", "test_jupyterlab": "lab"}
+MARKS_BY_FILE = {"test_claims_": "claims", "test_grader": "grader", "test_sandbox": "grader",
+                 "test_jupyterlab": "lab"}
 _connect = socket.socket.connect
 
 

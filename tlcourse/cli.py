@@ -46,7 +46,17 @@ def doctor(out=sys.stdout) -> int:
         print(f"            license: {assets.license_of(asset)}", file=out)
     print("all offline assets present." if not missing else
           f"{missing} offline asset(s) missing: run the install line(s) above.", file=out)
+    print(f"grading sandbox: {sandbox_line()}", file=out)
     return 1 if missing else 0
+
+
+def sandbox_line() -> str:
+    """Whether `tlcourse grade` can isolate submissions here, or how to make it able to."""
+    from .exercises.sandbox import sandbox_status
+
+    available, reason = sandbox_status()
+    return f"available ({reason})" if available else \
+        f"not available, submissions would be graded without isolation: {reason}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--profile", default="smoke", help="profile the notebooks run with (default smoke)")
     grade.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default 1; "
                        "each is one single-threaded process)")
+    grade.add_argument("--require-sandbox", action="store_true", help="refuse to grade when the "
+                       "bubblewrap sandbox cannot be built (default: grade without isolation, "
+                       "and say so in every row)")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         return doctor()
@@ -100,16 +113,18 @@ def make_exercises(solutions: str, exercises: str, check: bool) -> int:
 
 def grade_submissions(args) -> int:
     """Grade the submissions and print the gradebook's totals."""
+    from .errors import SandboxError
     from .exercises.grader import Limits, grade
 
     limits = Limits(seconds=args.timeout, memory_gb=args.memory_gb)
     try:
         table = grade(args.submissions, args.out, limits, args.profile, args.tests, args.reports,
-                      args.jobs)
-    except FileNotFoundError as err:
+                      args.jobs, args.require_sandbox)
+    except (FileNotFoundError, SandboxError) as err:
         print(err)
         return 1
     print(table[["submission", "exercise", "status", "points", "max_points"]].to_string(index=False))
+    print(f"isolation: {table['isolation'].iloc[0]}")
     print(f"gradebook: {args.out}")
     return 0
 

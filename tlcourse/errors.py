@@ -19,6 +19,10 @@ class MissingDependencyError(CourseError, ImportError):
     """An optional package is not installed."""
 
 
+class SandboxError(CourseError):
+    """Grading was asked to isolate each submission, and the sandbox cannot be built here."""
+
+
 class UnknownNameError(CourseError, KeyError):
     """A data set or model name the registry does not know."""
 

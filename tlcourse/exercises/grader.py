@@ -3,9 +3,14 @@
 Each submission is copied into its own temporary folder (the submitted file is only read) and
 run there by :mod:`tlcourse.exercises.runner` in a separate process with a time limit, a
 memory limit and a file-size limit, offline and single-threaded so the same submission always
-gets the same grade. Whatever happens inside (a crash, an endless loop, megabytes of output,
-deleted files, an error in the first cell), the submission gets a row: points per question,
-feedback, and the reason for anything it lost. One JSON report per submission sits beside the CSV.
+gets the same grade. Where bubblewrap is available that process runs in a box
+(:mod:`tlcourse.exercises.sandbox`): no network, nothing of the machine writable but its copy,
+nothing readable but the system, Python and this package. The hidden tests run afterwards in a
+process of their own, on the notebook's variables handed over as data
+(:mod:`tlcourse.exercises.hidden`). Whatever happens inside (a crash, an endless loop,
+megabytes of output, deleted files, an error in the first cell), the submission gets a row:
+points per question, feedback, the isolation it ran with, and the reason for anything it lost.
+One JSON report per submission sits beside the CSV.
 """
 from __future__ import annotations
 
@@ -26,12 +31,18 @@ import pandas as pd
 import psutil
 from tqdm.auto import tqdm
 
+from ..errors import SandboxError
 from . import EXERCISES, questions
 from .core import INCORRECT
+from .handover import read_untrusted
 from .notebooks import exercise_id
 from .runner import GRADING_SECONDS
+from .sandbox import hand_over, sandbox_status, sandboxed
 
 LOG_TAIL = 2_000  # characters of the runner's own output kept when it dies
+REPORT_BYTES = 2**30  # the most of a report the grader reads (the runner wrote it in the box)
+# the grader's environment variables the notebook inherits: no tokens or paths of the instructor's
+PASSED_ON = ("PATH", "PYTHONPATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TLCOURSE_DEVICE")
 
 
 # torch reserves several GB of address space it never touches, so the address-space limit
@@ -60,11 +71,14 @@ def find_notebooks(paths) -> list[Path]:
     return found
 
 
-def _environment(scratch: Path, profile: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "TLCOURSE_STRICT_CHECKS"}  # grade, don't raise
-    env.update(TLCOURSE_PROFILE=profile, TLCOURSE_CACHE=str(scratch / "cache"), TLCOURSE_OFFLINE="1",
+def _environment(home: Path, profile: str) -> dict:
+    """Few variables, all set here, with ``home`` holding the caches: the notebook sees none of
+    the instructor's (strict checks off: grade, don't raise)."""
+    env = {k: os.environ[k] for k in PASSED_ON if k in os.environ}
+    env.update(TLCOURSE_PROFILE=profile, TLCOURSE_CACHE=str(home / "cache"), TLCOURSE_OFFLINE="1",
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", MPLBACKEND="Agg",
-               MPLCONFIGDIR=str(scratch / "matplotlib"), PYTHONHASHSEED="0",
+               MPLCONFIGDIR=str(home / "matplotlib"), PYTHONHASHSEED="0", HOME=str(home),
+               USER="learner", LOGNAME="learner",
                OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     return env
 
@@ -87,10 +101,7 @@ def _watch(child: subprocess.Popen, limits: Limits) -> str | None:
             return None
         except subprocess.TimeoutExpired:
             pass
-        try:
-            resident = process.memory_info().rss
-        except psutil.Error:  # it just exited
-            continue
+        resident = _resident(process)
         if resident > limits.memory_gb * 2**30:
             reason = f"killed: it used more than the memory limit ({limits.memory_gb:g} GB)"
         elif time.monotonic() > deadline:
@@ -100,8 +111,25 @@ def _watch(child: subprocess.Popen, limits: Limits) -> str | None:
         return reason
 
 
+def _resident(process: psutil.Process) -> int:
+    """Resident memory of ``process`` and everything it started (in the box, the notebook's
+    process is bwrap's grandchild)."""
+    total = 0
+    try:
+        family = [process, *process.children(recursive=True)]
+    except psutil.Error:  # it just exited
+        return 0
+    for member in family:
+        try:
+            total += member.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
 def _kill_group(child: subprocess.Popen) -> None:
-    """Kill the notebook's process and anything it started (they share its process group)."""
+    """Kill the notebook's process and anything it started (they share its process group; in the
+    box, killing bwrap ends its PID namespace and every process in it)."""
     try:
         os.killpg(child.pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -110,37 +138,68 @@ def _kill_group(child: subprocess.Popen) -> None:
 
 
 def _run(notebook: Path, scratch: Path, exercise: str, limits: Limits, profile: str,
-         tests: Path | None) -> dict:
-    work, report, log = scratch / "work", scratch / "report.json", scratch / "runner.log"
-    work.mkdir()
+         tests: Path | None, boxed: bool) -> dict:
+    """Run the notebook in ``scratch/box`` (the only folder it may write, as its working copy),
+    then the hidden tests on what it handed over; the runner's log stays outside the box."""
+    box, log = scratch / "box", scratch / "runner.log"
+    work, report, handed = box / "work", box / "report.json", box / "namespace"
+    work.mkdir(parents=True)
     copy = work / notebook.name
     copy.write_bytes(notebook.read_bytes())
     command = [sys.executable, "-m", "tlcourse.exercises.runner", str(copy), str(report),
                "--exercise", exercise, "--seconds", str(limits.seconds),
                "--address-space-gb", str(limits.memory_gb + ADDRESS_SPACE_HEADROOM_GB),
-               "--file-mb", str(limits.file_mb)]
-    if tests is not None:
-        command += ["--tests", str(tests.resolve())]
+               "--file-mb", str(limits.file_mb), "--namespace", str(handed)]
+    if boxed:
+        hand_over(box)
+        command = sandboxed(command, writable=[box], cwd=work, tmp_mb=limits.file_mb)
     with log.open("wb") as out:
-        child = subprocess.Popen(command, cwd=work, env=_environment(scratch, profile),
+        child = subprocess.Popen(command, cwd=work, env=_environment(box, profile),
                                  stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                  start_new_session=True)
         killed = _watch(child, limits)
         _kill_group(child)  # past a limit, or processes the notebook left running in the background
     if killed:
         return _failed_report(exercise, killed)
-    if report.exists():
-        return json.loads(report.read_text())
-    tail = log.read_bytes()[-LOG_TAIL:].decode("utf-8", "replace").strip().splitlines()
-    code = child.returncode
-    why = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-    return _failed_report(exercise, f"the notebook process {why}: {tail[-1] if tail else 'no output'}")
+    try:
+        result = json.loads(read_untrusted(report, REPORT_BYTES))
+    except (OSError, ValueError):
+        tail = log.read_bytes()[-LOG_TAIL:].decode("utf-8", "replace").strip().splitlines()
+        code = child.returncode
+        why = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        return _failed_report(exercise, f"the notebook process {why}: {tail[-1] if tail else 'no output'}")
+    if tests is not None and any(tests.glob(f"{exercise}_*.py")):
+        result["questions"] += _hidden_verdicts(exercise, tests, handed, scratch / "hidden", profile)
+    return result
+
+
+def _hidden_verdicts(exercise: str, tests: Path, handed: Path, home: Path, profile: str) -> list[dict]:
+    """The hidden tests' verdicts, from a process that never ran the learner's code. Its cache is
+    its own (``home``): one the notebook filled could hold a planted checkpoint, and loading a
+    checkpoint runs pickled code."""
+    home.mkdir()
+    command = [sys.executable, "-m", "tlcourse.exercises.hidden", exercise, str(tests.resolve()),
+               str(handed)]
+    try:
+        done = subprocess.run(command, env=_environment(home, profile), stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=GRADING_SECONDS + 60)
+    except subprocess.TimeoutExpired:
+        return _no_verdict("they ran out of time")
+    try:
+        return json.loads(done.stdout)
+    except ValueError:
+        return _no_verdict(f"they stopped: {(done.stderr.strip().splitlines() or ['no output'])[-1]}")
+
+
+def _no_verdict(reason: str) -> list[dict]:
+    return [{"question": "hidden", "status": INCORRECT, "points": 0.0, "max_points": 0.0,
+             "feedback": f"the hidden tests gave no verdict: {reason}"}]
 
 
 def grade_submission(notebook: Path, limits: Limits = Limits(), profile: str = "smoke",
-                     tests: Path | None = None) -> dict:
-    """Run and grade one notebook in a temporary copy; return its report (never raises for the
-    submission's faults)."""
+                     tests: Path | None = None, boxed: bool = True) -> dict:
+    """Run and grade one notebook in a temporary copy, in the bwrap box if ``boxed``; return its
+    report (never raises for the submission's faults)."""
     try:
         exercise = exercise_id(nbformat.reads(notebook.read_text(), as_version=4), notebook)
     except Exception as err:
@@ -152,7 +211,7 @@ def grade_submission(notebook: Path, limits: Limits = Limits(), profile: str = "
                 "questions": []}
     scratch = Path(tempfile.mkdtemp(prefix="tlcourse-grade-"))
     try:
-        return _run(notebook, scratch, exercise, limits, profile, tests)
+        return _run(notebook, scratch, exercise, limits, profile, tests, boxed)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -165,6 +224,7 @@ def report_path(reports: Path, notebook: Path) -> Path:
 def gradebook_row(name: str, report: dict) -> dict:
     """One CSV row: totals, then points and feedback per question, then the cell errors."""
     row = {"submission": name, "exercise": report["exercise"], "status": report["status"],
+           "isolation": report["isolation"],
            "points": sum(q["points"] for q in report["questions"]),
            "max_points": sum(q["max_points"] for q in report["questions"])}
     for q in report["questions"]:
@@ -176,8 +236,12 @@ def gradebook_row(name: str, report: dict) -> dict:
 
 def grade(submissions, out: str | Path, limits: Limits = Limits(), profile: str = "smoke",
           tests: str | Path | None = None, reports: str | Path | None = None,
-          jobs: int = 1) -> pd.DataFrame:
+          jobs: int = 1, require_sandbox: bool = False) -> pd.DataFrame:
     """Grade every notebook in ``submissions``; write the CSV at ``out`` and one JSON report each.
+
+    Each notebook runs in the bwrap box where it can be built; elsewhere with the limits only,
+    and every row says ``isolation: none: <why>`` - unless ``require_sandbox``, which refuses to
+    grade at all (:class:`~tlcourse.errors.SandboxError`).
 
     ``jobs`` notebooks run at once, each in its own single-threaded process with its own limits
     (so ``jobs`` x ``limits.memory_gb`` is the most memory grading takes); rows keep the
@@ -190,15 +254,19 @@ def grade(submissions, out: str | Path, limits: Limits = Limits(), profile: str 
     if tests is not None and not Path(tests).is_dir():
         raise FileNotFoundError(f"--tests {tests} is not a folder: pass the folder holding the "
                                 f"hidden tests (files named like 01_hidden.py).")
+    if jobs < 1:
+        raise ValueError(f"jobs is how many notebooks are graded at once: 1 or more, got {jobs}.")
+    boxed, reason = sandbox_status()
+    if require_sandbox and not boxed:
+        raise SandboxError(f"--require-sandbox: nothing graded, because the sandbox cannot be built "
+                           f"here: {reason}. Run `tlcourse doctor` to see what is missing.")
     out = Path(out)
     reports = Path(reports) if reports else out.with_name(out.stem + "_reports")
     reports.mkdir(parents=True, exist_ok=True)
-    if jobs < 1:
-        raise ValueError(f"jobs is how many notebooks are graded at once: 1 or more, got {jobs}.")
 
     def one(notebook: Path) -> dict:
-        report = grade_submission(notebook, limits, profile, Path(tests) if tests else None)
-        report["submission"] = str(notebook)
+        report = grade_submission(notebook, limits, profile, Path(tests) if tests else None, boxed)
+        report["submission"], report["isolation"] = str(notebook), "bwrap" if boxed else f"none: {reason}"
         report_path(reports, notebook).write_text(json.dumps(report, indent=1))
         return gradebook_row(str(notebook), report)
 

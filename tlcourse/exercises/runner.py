@@ -1,35 +1,35 @@
 """Run one notebook inside this process and grade it: the child process of ``tlcourse grade``.
 
-    python -m tlcourse.exercises.runner NOTEBOOK REPORT.json [--seconds N] [--tests DIR]
+    python -m tlcourse.exercises.runner NOTEBOOK REPORT.json [--seconds N] [--namespace DIR]
 
 Cells run one after another in an IPython shell (so magics and ``display`` work) with the
 working directory where the grader put the copy. A cell that raises is recorded and the next
 one runs, as in Jupyter when you keep going. When the time budget is spent the running cell
 is interrupted and the rest are skipped; the questions are then graded on the variables as
-they stand, with a separate, short budget. Printed output is kept only up to a cap, so a
-notebook that prints megabytes costs nothing. The address-space and file-size limits the grader
+they stand, with a separate, short budget. The notebook's data variables are then written out
+for the hidden tests, which run in another process (:mod:`tlcourse.exercises.hidden`) and are
+never visible here. Printed output is kept only up to a cap, so a notebook that prints
+megabytes costs nothing. The address-space and file-size limits the grader
 passes are set first thing, before any cell runs.
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import resource
 import signal
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
 from . import questions
-from .core import CORRECT, INCORRECT, Verdict
+from .core import INCORRECT, Verdict
+from .handover import export_namespace
 
 OUTPUT_CAP = 20_000  # characters of printed output kept per notebook (for the report)
-GRADING_SECONDS = 120  # budget for the checks and hidden tests, after the cells
+GRADING_SECONDS = 120  # budget for the checks after the cells (and again for the hidden tests)
 
 
 class TimeLimit(BaseException):
@@ -100,49 +100,9 @@ def run_cells(nb, seconds: float) -> tuple[dict, list[dict], str]:
     return shell.user_ns, failures, status
 
 
-@dataclass
-class HiddenTest:
-    """An instructor's test the learner never sees: ``func(namespace)`` raises AssertionError to fail."""
-
-    name: str
-    func: Callable[[dict], None] | None
-    points: float
-    load_error: str = ""  # why the test file could not be loaded (the instructor's to fix)
-
-    def grade(self, namespace: dict) -> Verdict:
-        if self.func is None:
-            return Verdict(self.name, INCORRECT, 0.0, self.points,
-                           [f"the hidden test file could not be loaded: {self.load_error}"])
-        try:
-            self.func(namespace)
-        except AssertionError as err:
-            return Verdict(self.name, INCORRECT, 0.0, self.points, [str(err) or "a hidden test failed"])
-        except Exception as err:
-            return Verdict(self.name, INCORRECT, 0.0, self.points,
-                           [f"a hidden test could not run: {_describe(err)}"])
-        return Verdict(self.name, CORRECT, self.points, self.points, [])
-
-
-def hidden_tests(exercise: str, tests_dir: Path | None) -> list[HiddenTest]:
-    """Every ``test_*`` function in ``tests_dir/<exercise>_*.py``; ``func.points`` (default 1) weighs it."""
-    found = []
-    for path in sorted(tests_dir.glob(f"{exercise}_*.py")) if tests_dir else []:
-        spec = importlib.util.spec_from_file_location(f"hidden_{path.stem}", path)
-        module = importlib.util.module_from_spec(spec)
-        try:
-            spec.loader.exec_module(module)
-        except Exception as err:
-            found.append(HiddenTest(f"hidden:{path.stem}", None, 0.0, _describe(err)))
-            continue
-        found += [HiddenTest(f"hidden:{path.stem}.{name}", func, float(getattr(func, "points", 1)))
-                  for name, func in sorted(vars(module).items())
-                  if name.startswith("test_") and callable(func)]
-    return found
-
-
-def grade(namespace: dict, exercise: str, tests_dir: Path | None) -> list[Verdict]:
-    """Every question of the exercise, then every hidden test, all within the grading budget."""
-    graders = [*questions(exercise), *hidden_tests(exercise, tests_dir)]
+def grade(namespace: dict, exercise: str) -> list[Verdict]:
+    """Every question of the exercise, all within the grading budget."""
+    graders = questions(exercise)
     verdicts, deadline = [], time.monotonic() + GRADING_SECONDS
     for grader in graders:
         signal.alarm(max(int(deadline - time.monotonic()), 1))
@@ -154,6 +114,15 @@ def grade(namespace: dict, exercise: str, tests_dir: Path | None) -> list[Verdic
         finally:
             signal.alarm(0)
     return verdicts
+
+
+def _hand_over(namespace: dict, folder: Path) -> str:
+    """Write the variables for the hidden tests; say what went wrong rather than stop."""
+    try:
+        export_namespace(namespace, folder)
+    except Exception as err:  # the file-size limit, a full disk
+        return f"the variables could not be written for the hidden tests: {_describe(err)}"
+    return "ok"
 
 
 def apply_limits(address_space_gb: float | None, file_mb: int | None) -> None:
@@ -175,7 +144,8 @@ def main(argv=None) -> int:
     parser.add_argument("report", type=Path)
     parser.add_argument("--exercise", required=True)
     parser.add_argument("--seconds", type=float, default=600)
-    parser.add_argument("--tests", type=Path, default=None)
+    parser.add_argument("--namespace", type=Path, default=None,
+                        help="folder to hand the notebook's data variables to the hidden tests")
     parser.add_argument("--address-space-gb", type=float, default=None)
     parser.add_argument("--file-mb", type=int, default=None)
     args = parser.parse_args(argv)
@@ -188,12 +158,16 @@ def main(argv=None) -> int:
     start = time.monotonic()
     try:
         namespace, failures, status = run_cells(nb, args.seconds)
-        verdicts = grade(namespace, args.exercise, args.tests)
+        verdicts = grade(namespace, args.exercise)
+        if args.namespace is not None:
+            handed_over = _hand_over(namespace, args.namespace)
     finally:
         sys.stdout, sys.stderr = real
     report = {"exercise": args.exercise, "status": status, "seconds": round(time.monotonic() - start, 1),
               "cell_errors": failures, "questions": [v.as_dict() for v in verdicts],
               "output": output.text()}
+    if args.namespace is not None:
+        report["handed_over"] = handed_over
     args.report.write_text(json.dumps(report, indent=1))
     return 0
 
