@@ -72,7 +72,7 @@ def test_with_5_labels_per_class_the_adapted_network_beats_the_same_labels_from_
 
 def test_with_1_label_per_class_the_labels_hurt_the_self_trained_network(adaptation):
     runs = adaptation.runs
-    assert mean(runs, "self_training+labels", 1) < mean(runs, "self_training")  # measured: 82.2% vs 85.3%
+    assert mean(runs, "self_training") - mean(runs, "self_training+labels", 1) > 1  # measured: 3.1 (82.2% vs 85.3%)
 
 
 def test_the_oracle_stays_well_above_the_best_unsupervised_method(adaptation):
