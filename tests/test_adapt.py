@@ -16,7 +16,6 @@ from tlcourse.models import SmallCNN
 from tlcourse.train import evaluate
 from tlcourse.tasks import digits_task, fonts_to_handwriting_task
 
-torch.set_num_threads(1)
 SMOKE = get_profile("smoke")
 
 
