@@ -123,8 +123,14 @@ class Settings:
 
 
 def _probe(task, indices: torch.Tensor, pretrained: bool, settings: Settings) -> tuple[float, int]:
-    (pool_x, test_x), labels = task.features(pretrained), task.pool.labels
-    probe = fit_linear_probe(pool_x[indices], labels[indices], task.num_classes, C=settings.C)
+    return probe_on_features(task, *task.features(pretrained), indices, settings)
+
+
+def probe_on_features(task, pool_x: torch.Tensor, test_x: torch.Tensor, indices: torch.Tensor,
+                      settings: Settings) -> tuple[float, int]:
+    """A linear probe fitted on the pool features ``pool_x`` ``(N_pool, D)`` of the labelled
+    ``indices``, scored on ``test_x`` ``(N_test, D)``: (test accuracy, trainable parameters)."""
+    probe = fit_linear_probe(pool_x[indices], task.pool.labels[indices], task.num_classes, C=settings.C)
     with torch.no_grad():
         accuracy = (probe(test_x).argmax(1) == task.test.labels).float().mean().item()
     return accuracy, probe.linear.weight.numel() + probe.linear.bias.numel()

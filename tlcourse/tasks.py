@@ -23,8 +23,8 @@ from torch import nn
 from .adapt import AdaptationTask, adabn
 from .config import Profile, get_profile
 from .data import few_shot_subset, load, stratified_split
-from .experiments import Settings, Task, _training_set
-from .train import evaluate, extract_features, fit_for_steps, fit_linear_probe
+from .experiments import Settings, Task, _training_set, probe_on_features
+from .train import evaluate, extract_features, fit_for_steps
 from .models import SmallCNN, pretrained
 from .pretrain import load_pretrained_cnn
 
@@ -104,10 +104,7 @@ def _adabn_probe(task: Task, indices: torch.Tensor, settings: Settings) -> tuple
         model = adabn(task.make_model(True), task.pool.images, transform=task.transform)
         cache["pool"], cache["test"] = (extract_features(model, part, transform=task.transform, progress=False)
                                         for part in (task.pool, task.test))
-    probe = fit_linear_probe(cache["pool"][indices], task.pool.labels[indices], task.num_classes, C=settings.C)
-    with torch.no_grad():
-        accuracy = (probe(cache["test"]).argmax(1) == task.test.labels).float().mean().item()
-    return accuracy, probe.linear.weight.numel() + probe.linear.bias.numel()
+    return probe_on_features(task, cache["pool"], cache["test"], indices, settings)
 
 
 def _small_scratch(task: Task, indices: torch.Tensor, settings: Settings) -> tuple[float, int]:
