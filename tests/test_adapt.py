@@ -71,6 +71,17 @@ def test_adabn_averages_batches_with_equal_weight():
     assert model[1].num_batches_tracked.item() == 3
 
 
+def test_adabn_variance_is_the_whole_sets_even_when_it_is_stored_class_by_class():
+    model = one_bn_model()
+    # 4 "classes" of 100 images each, stored one after the other, each at its own brightness:
+    # batches taken in order would each hold one class and see almost no variance.
+    target = torch.cat([level + 0.05 * torch.rand(100, 1, 8, 8) for level in (0.1, 0.4, 0.7, 1.0)])
+    with torch.no_grad():
+        whole = model[0](target).var((0, 2, 3), unbiased=True)
+    adabn(model, target, batch_size=100)
+    torch.testing.assert_close(model[1].running_var, whole, rtol=0.1, atol=1e-6)
+
+
 def test_adabn_says_when_there_is_no_batchnorm():
     with pytest.raises(ValueError, match="no BatchNorm"):
         adabn(nn.Sequential(nn.Flatten(), nn.Linear(4, 2)), torch.rand(3, 1, 2, 2))
