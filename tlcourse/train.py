@@ -71,21 +71,32 @@ def as_tensors(data) -> tuple[torch.Tensor, torch.Tensor]:
     return x, torch.as_tensor(y, dtype=torch.long)
 
 
+# Device types on which ``fast_gpu=True`` means bf16 autocast: CUDA only. The tests add "cpu"
+# (torch.autocast("cpu", dtype=torch.bfloat16) exists) to run the GPU path on a machine without one.
+BF16_DEVICE_TYPES = frozenset({"cuda"})
+
+
+def uses_bf16(device: torch.device, fast_gpu: bool = True) -> bool:
+    """Whether the forward passes on ``device`` run in bf16 autocast: ``fast_gpu`` on a device
+    type in ``BF16_DEVICE_TYPES`` (CUDA). Weights, gradients and losses stay float32."""
+    return fast_gpu and device.type in BF16_DEVICE_TYPES
+
+
 def autocast(device: torch.device, fast_gpu: bool = True):
-    """bf16 autocast on CUDA (when ``fast_gpu``), otherwise a no-op context."""
-    if device.type == "cuda" and fast_gpu:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    """bf16 autocast where :func:`uses_bf16` says so (CUDA with ``fast_gpu``), otherwise a no-op context."""
+    if uses_bf16(device, fast_gpu):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()
 
 
 def uses_channels_last(device: torch.device, fast_gpu: bool = True) -> bool:
     """Whether image batches and conv weights are stored channels-last (NHWC) on ``device``.
 
-    On CUDA with ``fast_gpu`` (tensor cores want it), and always on the CPU: there the oneDNN
+    With bf16 (:func:`uses_bf16`: tensor cores want it), and always on the CPU: there the oneDNN
     convolutions ran 1.25x (SmallCNN) and 1.3-1.45x (EfficientNet-Lite0) faster per training
     step on this project's 2 cores. The arithmetic is the same float32; only rounding differs.
     """
-    return device.type == "cpu" or (device.type == "cuda" and fast_gpu)
+    return device.type == "cpu" or uses_bf16(device, fast_gpu)
 
 
 def _to_device(x: torch.Tensor, device: torch.device, fast_gpu: bool) -> torch.Tensor:
@@ -290,7 +301,7 @@ def _backbone_features(model, inputs, batch_size, transform, device, fast_gpu, p
 
 
 def _precision(device: torch.device, fast_gpu: bool) -> str:
-    return "bf16" if device.type == "cuda" and fast_gpu else "float32"
+    return "bf16" if uses_bf16(device, fast_gpu) else "float32"
 
 
 def _features_key(model: nn.Module, inputs: torch.Tensor, transform, cache_key: str | None,
