@@ -146,27 +146,39 @@ def evaluate(model: nn.Module, data, batch_size: int = 256, transform: Transform
             "accuracy": (logits.argmax(1) == y).float().mean().item()}
 
 
-def _train_epoch(model, optimizer, scheduler, x, y, batch_size, generator, transform, device, fast_gpu):
+def _train_epoch(model, optimizer, scheduler, x, y, batch_size, generator, transform, device, fast_gpu,
+                 shard=(0, 1)):
+    """One pass over ``x`` in shuffled batches: (mean loss, accuracy). With ``shard=(rank, world)``
+    (data-parallel, see :func:`fit`) this process trains on rows rank, rank + world, ... of every
+    batch, and the returned figures are the whole batch's, summed over the processes."""
+    rank, world = shard
     total_loss, correct = 0.0, 0
     for idx in _batches(len(x), batch_size, generator):
-        xb, yb = x[idx], y[idx]
+        mine = idx[rank::world]
+        xb, yb = x[mine], y[mine]
         with autocast(device, fast_gpu):
             logits = model(transform(xb) if transform else xb)
-            loss = F.cross_entropy(logits.float(), yb)
+            # x1 in one process. In several, DDP averages the gradients over the processes, and
+            # this weight makes that average the gradient of the whole batch's mean loss.
+            loss = F.cross_entropy(logits.float(), yb) * (len(mine) * world / len(idx))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        total_loss += loss.item() * len(idx)
+        total_loss += loss.item() * len(idx) / world  # this process's rows' summed loss
         correct += (logits.argmax(1) == yb).sum().item()
-    return total_loss / len(x), correct / len(x)
+    totals = torch.tensor([total_loss, correct], dtype=torch.float64)
+    if world > 1:
+        torch.distributed.all_reduce(totals)
+    return totals[0].item() / len(x), totals[1].item() / len(x)
 
 
 def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float = 1e-3, decay: float = 1.0,
         batch_size: int = 64, weight_decay: float = 0.0, bn_policy: str = "frozen_eval",
         patience: int | None = None, seed: int = 0, transform: Transform | None = None,
-        cosine: bool = False, device=None, fast_gpu: bool = True, progress: bool = True) -> History:
+        cosine: bool = False, device=None, fast_gpu: bool = True, progress: bool = True,
+        distributed: bool = False) -> History:
     """Train the model's trainable blocks with AdamW and cross-entropy; return the history.
 
     ``decay`` < 1 gives discriminative learning rates (see :func:`tlcourse.freeze.param_groups`).
@@ -176,11 +188,17 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float = 1e-3, dec
     rate to zero along a half cosine over the whole run (a calm last epoch). ``transform`` maps a batch of
     inputs on the device to what the model expects (for example grey 32x32 digits to
     normalised 3x128x128 for an ImageNet backbone).
+
+    ``distributed``: data-parallel training in every process of torch.distributed's process group
+    (launched by torchrun, see :mod:`tlcourse.distributed`), each called with the same data and
+    seed. Each trains on its share of every batch (``batch_size`` is the whole batch's) and
+    DistributedDataParallel averages the gradients, so the weights follow those of one process.
     """
     device = torch.device(device) if device else get_device()
     x, y = as_tensors(train)
     x, y = _to_device(x, device, fast_gpu), y.to(device)
     _prepare(model, device, fast_gpu)
+    net, shard = _data_parallel(model, device, len(x), batch_size) if distributed else (model, (0, 1))
     optimizer = torch.optim.AdamW(param_groups(model, lr, decay), weight_decay=weight_decay)
     steps = epochs * -(-len(x) // batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps) if cosine else None
@@ -191,8 +209,8 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float = 1e-3, dec
     for epoch in bar:
         start = time.perf_counter()
         apply_bn_policy(model.train(), bn_policy)
-        loss, acc = _train_epoch(model, optimizer, scheduler, x, y, batch_size, generator,
-                                 transform, device, fast_gpu)
+        loss, acc = _train_epoch(net, optimizer, scheduler, x, y, batch_size, generator,
+                                 transform, device, fast_gpu, shard)
         seconds = time.perf_counter() - start
         row = {"epoch": epoch, "train_loss": loss, "train_accuracy": acc, "seconds": seconds,
                "images_per_second": len(x) / seconds}
@@ -212,6 +230,20 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float = 1e-3, dec
         model.load_state_dict(best_state)
     model.eval()
     return history
+
+
+def _data_parallel(model: nn.Module, device: torch.device, n: int, batch_size: int):
+    """``(DDP-wrapped model, (rank, world size))`` for :func:`fit`; every batch of ``n`` rows
+    must give each process at least one row."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
+    smallest = n % batch_size or min(n, batch_size)  # the last batch of each epoch
+    if smallest < world:
+        raise ValueError(f"A batch of {smallest} images cannot be shared by {world} processes: choose "
+                         f"a batch size and data size whose every batch has at least {world} images.")
+    ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids), (rank, world)
 
 
 def fit_for_steps(model: nn.Module, train, steps: int, batch_size: int, lr: float, decay: float = 1.0,
