@@ -13,7 +13,12 @@ It prints, for the course's SmallCNN (32x32) and EfficientNet-Lite0 (``--image-s
    blocks, the head only) and each one's speed relative to full fine-tuning;
 3. how much faster a linear head trains on cached features than when the frozen backbone
    recomputes them every epoch;
-4. on CUDA only: bf16 autocast + ``channels_last`` (``fit(fast_gpu=True)``) against fp32.
+4. on CUDA only: bf16 autocast + ``channels_last`` (``fit(fast_gpu=True)``) against fp32;
+5. the loop's efficiency: full fine-tuning through ``fit`` against the bare training step of the
+   same model (forward, backward and optimizer step on a batch already on the device, nothing
+   around it), in images/s; the course aims at 70% or more on a GPU.
+
+``--json PATH`` also writes every table and the hardware as JSON (``benchmarks/gpu_check.sh``).
 
 Every figure is a median over ``--repeats`` rounds. Within a round every configuration runs once,
 one after the other, so a ratio compares runs made seconds apart: on a shared machine the load
@@ -23,6 +28,7 @@ The images are random: how fast a network trains does not depend on what the pix
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -32,6 +38,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from tlcourse.config import get_device, get_profile, seed_everything
@@ -39,7 +46,7 @@ from tlcourse.freeze import count_parameters, last_blocks, set_trainable
 from tlcourse.models import SmallCNN, pretrained
 from tlcourse.pretrain import load_pretrained_cnn
 from tlcourse.tasks import backbone_input
-from tlcourse.train import Transform, extract_features, fit
+from tlcourse.train import Transform, autocast, extract_features, fit, uses_bf16, uses_channels_last
 
 NUM_CLASSES = 10  # a digits-sized head; its size barely matters for speed
 LR = 1e-3  # any small rate: we time the steps, we do not care where they lead
@@ -54,6 +61,7 @@ STRATEGIES = {
     "head only": (True, 1),
 }
 BASELINE = "full fine-tuning"
+EFFICIENCY_GOAL = 0.70  # fit's full fine-tuning should run at least this share of the bare step's images/s
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,7 @@ def parse_args() -> argparse.Namespace:
                         help="images per timed epoch (default: see IMAGES; thousands on CUDA)")
     parser.add_argument("--epochs", type=int, default=3,
                         help="epochs of head training in the cached-features comparison")
+    parser.add_argument("--json", default=None, help="also write every table and the hardware to this JSON file")
     args = parser.parse_args()
     for name in ("repeats", "images", "epochs", "threads", "image_size"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
@@ -120,6 +129,7 @@ def hardware_table(device: torch.device) -> pd.Series:
         "load average (1 / 5 / 15 min)": load,
         "device": str(device),
         "device name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model(),
+        "cuda / cudnn": f"{torch.version.cuda} / {torch.backends.cudnn.version()}" if device.type == "cuda" else "n/a",
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torchvision": package_version("torchvision"),
@@ -144,7 +154,7 @@ def busy_note() -> str:
 
 def precisions(device: torch.device) -> dict[str, bool]:
     """Label -> ``fast_gpu`` value to time. The one GPU-only switch: bf16 and channels_last."""
-    if device.type == "cuda":
+    if uses_bf16(device):
         return {"fp32": False, "bf16 + channels_last": True}
     return {"fp32": False}  # fit ignores fast_gpu off CUDA, so there is one thing to time
 
@@ -185,6 +195,77 @@ def train_epoch_speed(model: nn.Module, backbone: Backbone, n: int, batch_size: 
                   batch_size=batch_size, transform=backbone.transform, device=device,
                   fast_gpu=fast_gpu, progress=False)
     return history.final["images_per_second"]
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work, so a clock read after it counts that work."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def bare_step_speed(model: nn.Module, backbone: Backbone, batch_size: int, steps: int,
+                    device: torch.device, fast_gpu: bool) -> float:
+    """Images/s of full fine-tuning's training step alone: forward, cross-entropy, backward and an
+    AdamW step on one batch ``(batch_size, 3, side, side)`` already transformed, on the device and
+    in the layout and precision ``fit`` uses, with nothing around it (no shuffling, indexing,
+    transform or per-step ``.item()``). The device is synchronised before and after ``steps`` steps,
+    after one untimed step. The ceiling ``fit`` can approach with the same model."""
+    x = backbone.images[:batch_size].to(device)
+    x = backbone.transform(x) if backbone.transform else x
+    y = backbone.labels[:batch_size].to(device)
+    model.to(device).train()
+    if uses_channels_last(device, fast_gpu):
+        model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=LR)
+
+    def step():
+        with autocast(device, fast_gpu):
+            loss = F.cross_entropy(model(x).float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    step()
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    synchronize(device)
+    return steps * len(x) / (time.perf_counter() - start)
+
+
+def time_loop_efficiency(backbone: Backbone, repeats: int, batch_size: int,
+                         device: torch.device) -> pd.DataFrame:
+    """Images/s of full fine-tuning through ``fit`` and of the bare step (:func:`bare_step_speed`)
+    on as many images, per precision, one row per round; both warmed up first."""
+    configs = {label: (make_strategy(backbone.name, BASELINE), make_strategy(backbone.name, BASELINE), fast_gpu)
+               for label, fast_gpu in precisions(device).items()}
+    steps = max(1, len(backbone.images) // batch_size)
+    for looped, bare, fast_gpu in configs.values():
+        train_epoch_speed(looped, backbone, batch_size, batch_size, device, fast_gpu)
+        bare_step_speed(bare, backbone, batch_size, 1, device, fast_gpu)
+    rows = []
+    for round_ in range(repeats):
+        for label, (looped, bare, fast_gpu) in configs.items():
+            rows.append({"model": backbone.name, "image size": backbone.image_size, "precision": label,
+                         "round": round_,
+                         "fit images/s": train_epoch_speed(looped, backbone, len(backbone.images),
+                                                           batch_size, device, fast_gpu),
+                         "bare images/s": bare_step_speed(bare, backbone, batch_size, steps, device, fast_gpu)})
+    return pd.DataFrame(rows)
+
+
+def efficiency_summary(raw: pd.DataFrame) -> pd.DataFrame:
+    """Median images/s of fit and of the bare step, and the median of the per-round ratios,
+    per model and precision; ``meets goal`` compares the ratio with ``EFFICIENCY_GOAL``."""
+    keys = ["model", "image size", "precision"]
+    ratio = (raw["fit images/s"] / raw["bare images/s"]).groupby([raw[k] for k in keys]).median()
+    table = raw.groupby(keys)[["fit images/s", "bare images/s"]].median()
+    table["fit / bare"] = ratio
+    table["meets goal"] = table["fit / bare"] >= EFFICIENCY_GOAL
+    return table.reset_index()
 
 
 def time_strategies(backbone: Backbone, repeats: int, batch_size: int,
@@ -275,7 +356,7 @@ def time_caching(backbone: Backbone, epochs: int, repeats: int, batch_size: int,
     One untimed round first: extraction runs the backbone in inference mode, on batch shapes
     the strategy timings have not warmed up.
     """
-    fast_gpu = device.type == "cuda"  # the course's default path; extract_features has no fp32 switch
+    fast_gpu = uses_bf16(device)  # the course's default path; extract_features has no fp32 switch
     time_head_training(backbone, 1, batch_size, device, fast_gpu)
     runs = pd.DataFrame([time_head_training(backbone, epochs, batch_size, device, fast_gpu)
                          for _ in range(repeats)])
@@ -314,18 +395,21 @@ def cache_sentences(table: pd.DataFrame) -> str:
                      for row in table.to_dict("records"))
 
 
-def main() -> None:
-    args = parse_args()
-    started = time.perf_counter()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = get_device(args.device)
+def efficiency_sentences(table: pd.DataFrame) -> str:
+    return "\n".join(f"{row['model']} at {row['image size']}px ({row['precision']}): full fine-tuning through fit "
+                     f"runs {row['fit / bare']:.0%} of the bare step's images/s (goal: "
+                     f"{EFFICIENCY_GOAL:.0%}{'' if row['meets goal'] else ', not met'})"
+                     for row in table.to_dict("records"))
+
+
+def measure(args: argparse.Namespace, device: torch.device) -> dict[str, pd.DataFrame]:
+    """Every table of the report, by name: ``strategies``, ``cache``, ``loop efficiency`` and,
+    where bf16 runs, ``precision``."""
     profile = get_profile("gpu" if device.type == "cuda" else "cpu")  # batch size, Lite0 image side
     image_size = args.image_size or profile.backbone_image_size
     names = ("small_cnn", "lite0") if args.model == "both" else (args.model,)
-    print_section("Hardware and versions", hardware_table(device).to_string() + busy_note())
     seed_everything(0)
-    raws, caches = [], []
+    raws, caches, loops = [], [], []
     for name in names:
         images = args.images or IMAGES["cuda" if device.type == "cuda" else "cpu"][name]
         backbone = make_backbone(name, image_size, images)
@@ -333,20 +417,53 @@ def main() -> None:
         raws.append(time_strategies(backbone, args.repeats, profile.batch_size, device))
         say(f"timing {name}: cached vs recomputed features, {args.epochs} epochs ...")
         caches.append(time_caching(backbone, args.epochs, args.repeats, profile.batch_size, device))
+        say(f"timing {name}: fit vs the bare training step ...")
+        loops.append(time_loop_efficiency(backbone, args.repeats, profile.batch_size, device))
     raw = pd.concat(raws, ignore_index=True)
-    table = strategy_summary(raw)
-    print_section(f"Training speed (median of {args.repeats} rounds, batch size {profile.batch_size})",
+    tables = {"strategies": strategy_summary(raw), "cache": pd.concat(caches, ignore_index=True),
+              "loop efficiency": efficiency_summary(pd.concat(loops, ignore_index=True))}
+    if uses_bf16(device):
+        tables["precision"] = precision_summary(raw)
+    tables["strategies"].attrs["batch size"] = profile.batch_size
+    return tables
+
+
+def write_json(path: str, hardware: pd.Series, args: argparse.Namespace,
+               tables: dict[str, pd.DataFrame], seconds: float) -> None:
+    """The hardware, the arguments, every table as a list of rows and the run's seconds."""
+    report = {"hardware": hardware.astype(str).to_dict(), "arguments": vars(args), "seconds": seconds,
+              "efficiency goal": EFFICIENCY_GOAL,
+              "tables": {name: json.loads(table.to_json(orient="records")) for name, table in tables.items()}}
+    with open(path, "w") as out:
+        json.dump(report, out, indent=1)
+
+
+def main() -> None:
+    args = parse_args()
+    started = time.perf_counter()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = get_device(args.device)
+    hardware = hardware_table(device)
+    print_section("Hardware and versions", hardware.to_string() + busy_note())
+    tables = measure(args, device)
+    table = tables["strategies"]
+    print_section(f"Training speed (median of {args.repeats} rounds, batch size {table.attrs['batch size']})",
                   fmt(table) + "\n\n" + strategy_sentences(table))
-    cache = pd.concat(caches, ignore_index=True)
     print_section("Linear head: cached features vs recomputing them every epoch",
-                  fmt(cache) + "\n\n" + cache_sentences(cache))
-    if device.type == "cuda":
-        print_section("CUDA: bf16 autocast + channels_last (fast_gpu=True) vs fp32",
-                      fmt(precision_summary(raw)))
+                  fmt(tables["cache"]) + "\n\n" + cache_sentences(tables["cache"]))
+    if "precision" in tables:
+        print_section("CUDA: bf16 autocast + channels_last (fast_gpu=True) vs fp32", fmt(tables["precision"]))
     else:
         print_section("CUDA", f"skipped: the device is {device}, and bf16 + channels_last "
                               "is a CUDA-only path.")
-    print(f"\nmeasured in {time.perf_counter() - started:.0f} s (imports not counted)")
+    loop = tables["loop efficiency"]
+    print_section("Full fine-tuning through fit vs the bare training step",
+                  fmt(loop) + "\n\n" + efficiency_sentences(loop))
+    seconds = time.perf_counter() - started
+    if args.json:
+        write_json(args.json, hardware, args, tables, seconds)
+    print(f"\nmeasured in {seconds:.0f} s (imports not counted)")
 
 
 if __name__ == "__main__":
