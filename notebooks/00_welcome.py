@@ -14,6 +14,8 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/tlcourse/tlcourse/blob/main/notebooks/00_welcome.ipynb)
+#
 # # 00 · Welcome to transfer learning
 #
 # A network trained on a **large, generic** data set has learned features (edges, textures,
@@ -28,6 +30,18 @@
 # This course never asks you to take a claim on trust. Every notebook **measures** the
 # transferred model against the same architecture **trained from scratch**, on real data,
 # on your machine, offline. When transfer does not help, the notebook shows that too.
+
+# %%
+# On Google Colab, install the course first (a minute or two); anywhere else this cell does nothing.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                    "tlcourse @ git+https://github.com/tlcourse/tlcourse@main"], check=True)
+    from tlcourse.colab import setup
+
+    setup()
 
 # %% [markdown]
 # ## How big is everything? Profiles

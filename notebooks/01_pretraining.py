@@ -14,6 +14,8 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/tlcourse/tlcourse/blob/main/notebooks/01_pretraining.ipynb) On Colab, run `%pip install "tlcourse @ git+https://github.com/tlcourse/tlcourse@main"` in a new cell first.
+#
 # # 01 · Pretraining: where transferable features come from
 #
 # Transfer learning starts with a network that has already learned something. In this notebook

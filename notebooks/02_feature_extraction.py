@@ -14,6 +14,8 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/tlcourse/tlcourse/blob/main/notebooks/02_feature_extraction.ipynb) On Colab, run `%pip install "tlcourse @ git+https://github.com/tlcourse/tlcourse@main"` in a new cell first.
+#
 # # 02 · Feature extraction: a frozen backbone and a linear head
 #
 # The cheapest way to transfer: keep the pretrained network **frozen**, run every image through

@@ -14,6 +14,8 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/tlcourse/tlcourse/blob/main/notebooks/03_fine_tuning.ipynb) On Colab, run `%pip install "tlcourse @ git+https://github.com/tlcourse/tlcourse@main"` in a new cell first.
+#
 # # 03 · Fine-tuning: which blocks should learn?
 #
 # Feature extraction (notebook 02) freezes the whole backbone. **Fine-tuning** lets some or all

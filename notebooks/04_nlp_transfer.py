@@ -14,6 +14,8 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/tlcourse/tlcourse/blob/main/notebooks/04_nlp_transfer.ipynb) On Colab, run `%pip install "tlcourse @ git+https://github.com/tlcourse/tlcourse@main"` in a new cell first.
+#
 # # 04 · NLP transfer: a pretrained language model on real tweets
 #
 # Language models learn from huge amounts of *unlabelled* text by predicting words:

@@ -14,6 +14,8 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/tlcourse/tlcourse/blob/main/notebooks/05_domain_adaptation.ipynb) On Colab, run `%pip install "tlcourse @ git+https://github.com/tlcourse/tlcourse@main"` in a new cell first.
+#
 # # 05 · Domain adaptation, and an ImageNet model fine-tuned on scans
 #
 # Notebooks 02 and 03 had *labels* for the target. Often you have a labelled **source** domain
