@@ -46,6 +46,7 @@ def markdown(speed: dict, notebooks: list[dict], smi: str, problems: list[str]) 
 
 
 def main(argv=None) -> int:
+    """Read the folder's measurements, write results.json and results.md, print the verdict."""
     folder = Path((argv or sys.argv[1:] or ["gpu_check_results"])[0])
     speed = json.loads((folder / "train_speed.json").read_text())
     notebooks = json.loads((folder / "notebooks.json").read_text())

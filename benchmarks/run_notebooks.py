@@ -29,6 +29,7 @@ KERNEL = "python3"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    """The command line (``--help`` lists it)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="+", type=Path, help="the .ipynb files, run in this order")
     parser.add_argument("--profile", default="gpu", help="TLCOURSE_PROFILE for the kernels")
@@ -67,6 +68,7 @@ def check_notebook(path: Path) -> dict:
 
 
 def main(argv=None) -> int:
+    """Run (or ``--check``) every notebook in order, print a line each, write ``--json``; 0 if all went well."""
     args = parse_args(argv)
     rows = []
     for path in args.notebooks:

@@ -396,6 +396,7 @@ def cache_sentences(table: pd.DataFrame) -> str:
 
 
 def efficiency_sentences(table: pd.DataFrame) -> str:
+    """One plain line per model and precision: the share of the bare step's rate fit keeps."""
     return "\n".join(f"{row['model']} at {row['image size']}px ({row['precision']}): full fine-tuning through fit "
                      f"runs {row['fit / bare']:.0%} of the bare step's images/s (goal: "
                      f"{EFFICIENCY_GOAL:.0%}{'' if row['meets goal'] else ', not met'})"

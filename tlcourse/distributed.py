@@ -86,6 +86,7 @@ def finetune(task: str = "digits", per_class: int = 5, steps: int = 50, batch_si
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    """The command line of ``python -m tlcourse.distributed`` (``--help`` lists it)."""
     parser = argparse.ArgumentParser(description="Data-parallel fine-tuning (launch with torchrun).")
     parser.add_argument("--task", choices=sorted(TASKS), default="digits", help="what to fine-tune on")
     parser.add_argument("--per-class", type=int, default=5, help="labelled images per class")

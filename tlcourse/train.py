@@ -168,7 +168,7 @@ def _train_epoch(model, optimizer, scheduler, x, y, batch_size, generator, trans
             scheduler.step()
         total_loss += loss.item() * len(idx) / world  # this process's rows' summed loss
         correct += (logits.argmax(1) == yb).sum().item()
-    totals = torch.tensor([total_loss, correct], dtype=torch.float64)
+    totals = torch.tensor([total_loss, correct], dtype=torch.float64, device=device)  # nccl reduces CUDA tensors only
     if world > 1:
         torch.distributed.all_reduce(totals)
     return totals[0].item() / len(x), totals[1].item() / len(x)
