@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from tlcourse import train
-from tlcourse.distributed import finetune, sync_batchnorm
+from tlcourse.distributed import finetune, main, sync_batchnorm
 from tlcourse.models import SmallCNN, pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,3 +66,12 @@ def test_sync_batchnorm_keeps_lite0_as_it_computes():
     assert not any(type(m) is nn.BatchNorm2d or type(m).__name__ == "BatchNormAct2d" for m in synced.modules())
     assert any(isinstance(m, nn.SyncBatchNorm) for m in synced.modules())
     torch.testing.assert_close(after, before)
+
+
+def test_without_torchrun_the_command_trains_in_one_process(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert main(["--device=cpu", "--per-class=1", "--steps=1", "--batch-size=5", f"--out={tmp_path / 'one.pt'}"]) == 0
+    saved = torch.load(tmp_path / "one.pt", weights_only=True)
+    assert saved["summary"]["world_size"] == 1 and saved["summary"]["labels"] == 10
+    assert '"world_size": 1' in capsys.readouterr().out
+    assert not torch.distributed.is_initialized()

@@ -4,6 +4,7 @@ On a machine with 4 GPUs (nccl), or on the CPU cores of any machine (gloo)::
 
     torchrun --standalone --nproc_per_node=4 -m tlcourse.distributed --task lite0 --per-class 100
     torchrun --standalone --nproc_per_node=2 -m tlcourse.distributed --device cpu --out run.pt
+    python -m tlcourse.distributed --device cpu     # not launched by torchrun: one process alone
 
 Every process builds the same task and the same model from the same seed and calls the course's
 own :func:`tlcourse.train.fit` with ``distributed=True``: each takes its share of every batch
@@ -103,19 +104,22 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
-    """Run :func:`finetune` in every process torchrun started; rank 0 prints the summary as
-    one JSON line and saves ``{"state_dict", "summary"}`` to ``--out``."""
+    """Run :func:`finetune` in every process torchrun started, or in this one alone when not
+    launched by torchrun; rank 0 prints the summary as one JSON line and saves
+    ``{"state_dict", "summary"}`` to ``--out``."""
     args = parse_args(argv)
-    device = init_process_group(args.device)
+    launched = "WORLD_SIZE" in os.environ  # torchrun sets it in every process it starts
+    device = init_process_group(args.device) if launched else get_device(args.device)
     try:
         model, summary = finetune(args.task, args.per_class, args.steps, args.batch_size, args.lr,
                                   args.bn_policy, args.seed, device, args.profile)
-        if dist.get_rank() == 0:
+        if not launched or dist.get_rank() == 0:
             print(json.dumps(summary), flush=True)
             if args.out:
                 save_atomic({"state_dict": model.state_dict(), "summary": summary}, args.out)
     finally:
-        dist.destroy_process_group()
+        if launched:
+            dist.destroy_process_group()
     return 0
 
 
