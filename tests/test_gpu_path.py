@@ -67,6 +67,7 @@ def test_gpu_path_predicts_like_the_float32_path(gpu_path):
     torch.testing.assert_close(logits, reference, atol=0.03 * reference.abs().max().item(), rtol=0.02)
 
 
+@pytest.mark.slow  # bf16 on a CPU without bf16 instructions is emulated: about 10x slower
 def test_gpu_path_trains_like_the_float32_path(gpu_path, monkeypatch):
     train_set, val = _toy(128), _toy(64, seed=1)
     moved = []
@@ -112,6 +113,7 @@ def test_gpu_profile_settings():
     assert (adapt.source_steps, adapt.dann_steps, adapt.round_steps, adapt.few_shot_steps) == (600, 400, 160, 200)
 
 
+@pytest.mark.slow  # bf16 on a CPU without bf16 instructions is emulated: about 10x slower
 def test_gpu_profile_feeds_lite0_224_px_and_bf16_features_match(gpu_path):
     task = lite0_task("mnist5k", get_profile("gpu", max_pool_per_class=1, max_eval=10))
     model = task.make_model(True).eval()
