@@ -75,6 +75,8 @@ def _environment(home: Path, profile: str) -> dict:
     """Few variables, all set here, with ``home`` holding the caches: the notebook sees none of
     the instructor's (strict checks off: grade, don't raise)."""
     env = {k: os.environ[k] for k in PASSED_ON if k in os.environ}
+    if env.get("PYTHONPATH"):  # the notebook runs elsewhere: `PYTHONPATH=.` must still find this package
+        env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in env["PYTHONPATH"].split(os.pathsep) if p)
     env.update(TLCOURSE_PROFILE=profile, TLCOURSE_CACHE=str(home / "cache"), TLCOURSE_OFFLINE="1",
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", MPLBACKEND="Agg",
                MPLCONFIGDIR=str(home / "matplotlib"), PYTHONHASHSEED="0", HOME=str(home),
