@@ -5,6 +5,7 @@ import argparse
 import importlib.metadata
 import platform
 import sys
+from pathlib import Path
 
 from . import assets
 from .config import default_profile_name, get_device, get_profile
@@ -85,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--require-sandbox", action="store_true", help="refuse to grade when the "
                        "bubblewrap sandbox cannot be built (default: grade without isolation, "
                        "and say so in every row)")
+    grade.add_argument("--exercises", default=None, help="folder of the exercise notebooks handed out, "
+                       "whose check cells each submission must keep (default: exercises/ when there is one)")
+    grade.add_argument("--lms-csv", default=None, metavar="PATH", help="also write one row per student "
+                       "(points per question, total) for an LMS gradebook import")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         return doctor()
@@ -117,15 +122,19 @@ def grade_submissions(args) -> int:
     from .exercises.grader import Limits, grade
 
     limits = Limits(seconds=args.timeout, memory_gb=args.memory_gb)
+    exercises = args.exercises or ("exercises" if Path("exercises").is_dir() else None)
     try:
         table = grade(args.submissions, args.out, limits, args.profile, args.tests, args.reports,
-                      args.jobs, args.require_sandbox)
-    except (FileNotFoundError, SandboxError) as err:
+                      args.jobs, args.require_sandbox, exercises, args.lms_csv)
+    except (FileNotFoundError, ValueError, SandboxError) as err:
         print(err)
         return 1
-    print(table[["submission", "exercise", "status", "points", "max_points"]].to_string(index=False))
+    print(table[["submission", "student", "exercise", "status", "points", "max_points"]].to_string(index=False))
     print(f"isolation: {table['isolation'].iloc[0]}")
-    print(f"gradebook: {args.out}")
+    flagged = int((table["integrity"] != "").sum())
+    print(f"integrity: {flagged} submission(s) flagged (see the integrity column); check cells "
+          + (f"compared with {exercises}/" if exercises else "not compared: pass --exercises DIR"))
+    print(f"gradebook: {args.out}" + (f"; LMS import: {args.lms_csv}" if args.lms_csv else ""))
     return 0
 
 
