@@ -1,4 +1,4 @@
-"""Command line: ``tlcourse doctor | pretrain | make-exercises | grade``."""
+"""Command line: ``tlcourse doctor | pretrain | make-exercises [--kit DIR] | grade``."""
 from __future__ import annotations
 
 import argparse
@@ -71,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     make = sub.add_parser("make-exercises", help="write exercises/ from solutions/ (solutions are the source)")
     make.add_argument("--solutions", default="solutions", help="folder of solutions notebooks")
     make.add_argument("--exercises", default="exercises", help="folder to write exercise notebooks to")
-    make.add_argument("--check", action="store_true", help="only report what is out of date (exit 1)")
+    what = make.add_mutually_exclusive_group()
+    what.add_argument("--check", action="store_true", help="only report what is out of date (exit 1)")
+    what.add_argument("--kit", default=None, metavar="DIR", help="instead, write the student kit to DIR: "
+                      "the exercise notebooks and a wheel of this package without solutions")
     grade = sub.add_parser("grade", help="run and grade submitted exercise notebooks into a CSV")
     grade.add_argument("submissions", nargs="+", help="notebooks, or folders of notebooks")
     grade.add_argument("--out", default="grades.csv", help="gradebook CSV (default: grades.csv)")
@@ -95,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         return doctor()
     if args.command == "pretrain":
         return pretrain(args.profile, args.seed, args.out)
+    if args.command == "make-exercises" and args.kit:
+        return make_kit(args.kit, args.solutions)
     if args.command == "make-exercises":
         return make_exercises(args.solutions, args.exercises, args.check)
     if args.command == "grade":
@@ -114,6 +119,21 @@ def make_exercises(solutions: str, exercises: str, check: bool) -> int:
     elif not stale:
         print(f"{exercises}/ is up to date with {solutions}/.")
     return 1 if check and stale else 0
+
+
+def make_kit(kit: str, solutions: str) -> int:
+    """Write the student kit (exercise notebooks, a wheel without solutions) and list it."""
+    from .exercises.kit import KitError, make_kit as write
+
+    try:
+        written = write(Path(kit), Path(solutions))
+    except KitError as err:
+        print(err)
+        return 1
+    for path in written:
+        print(f"wrote: {path}")
+    print(f"Hand out {kit}/ as it is: INSTALL.txt tells learners how to install it.")
+    return 0
 
 
 def grade_submissions(args) -> int:

@@ -102,8 +102,10 @@ def to_exercise(nb, path: Path) -> tuple[nbformat.NotebookNode, dict[str, str]]:
 
 
 def make_exercises(solutions_dir="solutions", exercises_dir="exercises", check: bool = False,
-                   solutions_file: Path = SOLUTIONS_FILE) -> list[str]:
-    """Write (or with ``check``, compare) every exercise notebook; return what is out of date."""
+                   solutions_file: Path | None = SOLUTIONS_FILE) -> list[str]:
+    """Write (or with ``check``, compare) every exercise notebook and the stored solutions behind
+    ``qN.solution()`` (none when ``solutions_file`` is None: the student kit); return what is out
+    of date."""
     stale, stored = [], {}
     for path in sorted(Path(solutions_dir).glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(path, as_version=4)
@@ -116,6 +118,8 @@ def make_exercises(solutions_dir="solutions", exercises_dir="exercises", check: 
             if not check:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text)
+    if solutions_file is None:
+        return stale
     text = json.dumps(stored, indent=1, sort_keys=True) + "\n"
     if not solutions_file.exists() or solutions_file.read_text() != text:
         stale.append(str(solutions_file))
