@@ -6,6 +6,7 @@ so the tests also show that one bad notebook does not stop the others.
 import hashlib
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -315,3 +316,22 @@ def test_the_notebook_gets_pythonpath_as_absolute_paths(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     env = grader._environment(tmp_path / "home", "smoke")
     assert env["PYTHONPATH"].split(os.pathsep) == [str(tmp_path), "/abs/lib"]
+
+
+def test_a_submission_whose_exercise_was_not_handed_out_says_its_check_cells_were_not_compared():
+    nb = submission()
+    flags = grader._integrity(nb, "01", {"02": nb})
+    assert flags[0] == "check cells not compared: the exercises given hold no notebook of exercise '01'"
+    assert len(flags) == 4  # and the learner's code is still scanned: the solution markers, 3 cells
+
+
+def test_the_benchmarks_class_is_one_student_per_copy(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from grading_jobs import make_class
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    make_class(SOLUTION, 3, tmp_path)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["learner00_ex01.ipynb", "learner01_ex01.ipynb", "learner02_ex01.ipynb"]
+    assert all((tmp_path / n).read_bytes() == SOLUTION.read_bytes() for n in names)

@@ -60,8 +60,8 @@ def check_cells(nb) -> dict[str, str]:
 
 
 def check_cell_flags(submitted, handed_out) -> list[str]:
-    """"check cell of qN deleted" or "... edited" for each check cell of ``handed_out`` (the
-    exercise notebook) that ``submitted`` does not hold unchanged."""
+    """A flag ("check cell of q2 deleted", "... edited") for each check cell of ``handed_out``
+    (the exercise notebook) that ``submitted`` does not hold unchanged."""
     flags = []
     code = [c.source for c in submitted.cells if c.cell_type == "code"]
     for question, expected in check_cells(handed_out).items():
