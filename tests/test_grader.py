@@ -5,6 +5,8 @@ so the tests also show that one bad notebook does not stop the others.
 """
 import hashlib
 import json
+import os
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,7 +16,7 @@ import pandas as pd
 import pytest
 
 from tlcourse.cli import main
-from tlcourse.exercises import NOT_DONE, questions
+from tlcourse.exercises import NOT_DONE, grader, questions
 from tlcourse.exercises.grader import Limits, find_notebooks, grade, report_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -223,3 +225,113 @@ def test_cli_grade_and_make_exercises(tmp_path, capsys):
                  "--exercises", str(ROOT / "exercises")]) == 0
     with pytest.raises(FileNotFoundError, match="is not a folder"):
         grade([tmp_path / "01_cli.ipynb"], tmp_path / "h.csv", tests=tmp_path / "missing")
+
+
+def learner_copy(edit=None, student=None) -> nbformat.NotebookNode:
+    """The solutions notebook as a learner hands it in (answers without the solution markers),
+    changed by ``edit(cells)``; ``student`` goes into its metadata."""
+    nb = submission(edit)
+    for cell in nb.cells:
+        cell.source = "\n".join(l for l in cell.source.splitlines() if "### " not in l)
+    if student:
+        nb.metadata["tlcourse"]["student"] = student
+    return nb
+
+
+def crafted(cells):
+    """Alice's: right, but slow to start (so with two jobs she finishes after bob), one cell
+    importing the checks' references, and the check cell of q2 deleted."""
+    cells.insert(1, nbformat.v4.new_code_cell("import time\ntime.sleep(3)"))
+    insert_after("q1", "from tlcourse.exercises import references")(cells)
+    cells.remove(next(c for c in cells if c.source.startswith("q2.check(")))
+
+
+def edited_check(cells):
+    """Bob's: q2 partly right, the check cell of q1 printing a verdict of its own, and that of
+    q3 gone."""
+    replace_answer("q2", "frozen_model, _ = load_pretrained_cnn()\nreplace_head(frozen_model, 10)\n"
+                         "set_trainable(frozen_model, ['block3', 'head'])")(cells)
+    next(c for c in cells if c.source.startswith("q1.check(")).source = 'print("q1: Correct")  # q1.check(digit_model)'
+    cells.remove(next(c for c in cells if c.source.startswith("q3.check(")))
+
+
+@pytest.fixture(scope="module")
+def by_jobs(tmp_path_factory):
+    """Three students' submissions graded with one job and with two: the tables and LMS exports."""
+    folder = tmp_path_factory.mktemp("students")
+    nbformat.write(learner_copy(crafted), folder / "alice_ex01.ipynb")
+    nbformat.write(learner_copy(edited_check, student="bob"), folder / "b_01_pretraining.ipynb")
+    (folder / "carol_ex01.ipynb").write_text("{ not json")
+    out = tmp_path_factory.mktemp("graded")
+    tables = {jobs: grade([folder], out / f"jobs{jobs}.csv", Limits(seconds=TIME_LIMIT, memory_gb=MEMORY_GB),
+                          jobs=jobs, exercises=ROOT / "exercises", lms_csv=out / f"lms{jobs}.csv")
+              for jobs in (1, 2)}
+    return SimpleNamespace(tables=tables, folder=folder,
+                           lms={jobs: pd.read_csv(out / f"lms{jobs}.csv") for jobs in (1, 2)})
+
+
+def test_one_job_and_two_give_the_same_rows_in_the_same_order(by_jobs):
+    one, two = by_jobs.tables[1], by_jobs.tables[2]
+    assert one.equals(two)  # rows hold no timings: every column must agree
+    assert list(one["submission"]) == [str(p) for p in find_notebooks([by_jobs.folder])]
+    assert by_jobs.lms[1].equals(by_jobs.lms[2])
+
+
+def test_rows_name_the_student_and_flag_what_was_tampered_with(by_jobs):
+    table = by_name(by_jobs.tables[2])
+    assert list(table["student"]) == ["alice", "bob", "carol"]
+    alice, bob = table.loc["alice_ex01"], table.loc["b_01_pretraining"]
+    assert alice["points"] == 6.0  # flags are reported, not deducted
+    assert alice["integrity"].split("; ") == [
+        "check cell of q2 deleted",
+        "cell 6 uses the checks' reference module (tlcourse.exercises.references)"]
+    assert (bob["points"], bob["integrity"]) == (5.5, "check cell of q1 edited; check cell of q3 deleted")
+    assert table.loc["carol_ex01", "integrity"] == ""
+
+
+def test_the_lms_export_has_a_row_per_student(by_jobs):
+    lms = by_jobs.lms[2]
+    assert list(lms.columns) == ["student", "01 q1", "01 q2", "01 q3", "total"]
+    assert lms.set_index("student")["total"].to_dict() == {"alice": 6.0, "bob": 5.5, "carol": 0.0}
+    assert list(lms.iloc[1, 1:4]) == [1.0, 1.5, 3.0]
+    assert lms.iloc[2, 1:4].isna().all()  # carol's notebook could not be read: nothing to import
+
+
+def test_cli_grade_writes_the_lms_csv_and_says_what_was_compared(tmp_path, capsys):
+    (tmp_path / "dave_ex02.ipynb").write_text("not a notebook")  # the wiring, without a run
+    exercises = str(ROOT / "exercises")
+    assert main(["grade", str(tmp_path), "--out", str(tmp_path / "g.csv"), "--lms-csv",
+                 str(tmp_path / "lms.csv"), "--exercises", exercises, "--jobs", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert f"check cells compared with {exercises}/" in printed and "LMS import:" in printed
+    assert pd.read_csv(tmp_path / "lms.csv").to_dict("records") == [{"student": "dave", "total": 0.0}]
+    assert main(["grade", str(tmp_path), "--jobs", "0"]) == 1
+    assert "1 or more, got 0" in capsys.readouterr().out
+    assert main(["grade", str(tmp_path), "--exercises", str(tmp_path / "none")]) == 1
+    assert "--exercises" in capsys.readouterr().out
+
+
+def test_the_notebook_gets_pythonpath_as_absolute_paths(monkeypatch, tmp_path):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([".", "/abs/lib"]))
+    monkeypatch.chdir(tmp_path)
+    env = grader._environment(tmp_path / "home", "smoke")
+    assert env["PYTHONPATH"].split(os.pathsep) == [str(tmp_path), "/abs/lib"]
+
+
+def test_a_submission_whose_exercise_was_not_handed_out_says_its_check_cells_were_not_compared():
+    nb = submission()
+    flags = grader._integrity(nb, "01", {"02": nb})
+    assert flags[0] == "check cells not compared: the exercises given hold no notebook of exercise '01'"
+    assert len(flags) == 4  # and the learner's code is still scanned: the solution markers, 3 cells
+
+
+def test_the_benchmarks_class_is_one_student_per_copy(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from grading_jobs import make_class
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    make_class(SOLUTION, 3, tmp_path)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["learner00_ex01.ipynb", "learner01_ex01.ipynb", "learner02_ex01.ipynb"]
+    assert all((tmp_path / n).read_bytes() == SOLUTION.read_bytes() for n in names)

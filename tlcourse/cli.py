@@ -1,10 +1,11 @@
-"""Command line: ``tlcourse doctor | pretrain | make-exercises | grade``."""
+"""Command line: ``tlcourse doctor | pretrain | make-exercises [--kit DIR] | grade``."""
 from __future__ import annotations
 
 import argparse
 import importlib.metadata
 import platform
 import sys
+from pathlib import Path
 
 from . import assets
 from .config import default_profile_name, get_device, get_profile
@@ -70,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     make = sub.add_parser("make-exercises", help="write exercises/ from solutions/ (solutions are the source)")
     make.add_argument("--solutions", default="solutions", help="folder of solutions notebooks")
     make.add_argument("--exercises", default="exercises", help="folder to write exercise notebooks to")
-    make.add_argument("--check", action="store_true", help="only report what is out of date (exit 1)")
+    what = make.add_mutually_exclusive_group()
+    what.add_argument("--check", action="store_true", help="only report what is out of date (exit 1)")
+    what.add_argument("--kit", default=None, metavar="DIR", help="instead, write the student kit to DIR: "
+                      "the exercise notebooks and a wheel of this package without solutions")
     grade = sub.add_parser("grade", help="run and grade submitted exercise notebooks into a CSV")
     grade.add_argument("submissions", nargs="+", help="notebooks, or folders of notebooks")
     grade.add_argument("--out", default="grades.csv", help="gradebook CSV (default: grades.csv)")
@@ -85,11 +89,17 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--require-sandbox", action="store_true", help="refuse to grade when the "
                        "bubblewrap sandbox cannot be built (default: grade without isolation, "
                        "and say so in every row)")
+    grade.add_argument("--exercises", default=None, help="folder of the exercise notebooks handed out, "
+                       "whose check cells each submission must keep (default: exercises/ when there is one)")
+    grade.add_argument("--lms-csv", default=None, metavar="PATH", help="also write one row per student "
+                       "(points per question, total) for an LMS gradebook import")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         return doctor()
     if args.command == "pretrain":
         return pretrain(args.profile, args.seed, args.out)
+    if args.command == "make-exercises" and args.kit:
+        return make_kit(args.kit, args.solutions)
     if args.command == "make-exercises":
         return make_exercises(args.solutions, args.exercises, args.check)
     if args.command == "grade":
@@ -111,21 +121,40 @@ def make_exercises(solutions: str, exercises: str, check: bool) -> int:
     return 1 if check and stale else 0
 
 
+def make_kit(kit: str, solutions: str) -> int:
+    """Write the student kit (exercise notebooks, a wheel without solutions) and list it."""
+    from .exercises.kit import KitError, make_kit as write
+
+    try:
+        written = write(Path(kit), Path(solutions))
+    except KitError as err:
+        print(err)
+        return 1
+    for path in written:
+        print(f"wrote: {path}")
+    print(f"Hand out {kit}/ as it is: INSTALL.txt tells learners how to install it.")
+    return 0
+
+
 def grade_submissions(args) -> int:
     """Grade the submissions and print the gradebook's totals."""
     from .errors import SandboxError
     from .exercises.grader import Limits, grade
 
     limits = Limits(seconds=args.timeout, memory_gb=args.memory_gb)
+    exercises = args.exercises or ("exercises" if Path("exercises").is_dir() else None)
     try:
         table = grade(args.submissions, args.out, limits, args.profile, args.tests, args.reports,
-                      args.jobs, args.require_sandbox)
-    except (FileNotFoundError, SandboxError) as err:
+                      args.jobs, args.require_sandbox, exercises, args.lms_csv)
+    except (FileNotFoundError, ValueError, SandboxError) as err:
         print(err)
         return 1
-    print(table[["submission", "exercise", "status", "points", "max_points"]].to_string(index=False))
+    print(table[["submission", "student", "exercise", "status", "points", "max_points"]].to_string(index=False))
     print(f"isolation: {table['isolation'].iloc[0]}")
-    print(f"gradebook: {args.out}")
+    flagged = int((table["integrity"] != "").sum())
+    print(f"integrity: {flagged} submission(s) flagged (see the integrity column); check cells "
+          + (f"compared with {exercises}/" if exercises else "not compared: pass --exercises DIR"))
+    print(f"gradebook: {args.out}" + (f"; LMS import: {args.lms_csv}" if args.lms_csv else ""))
     return 0
 
 

@@ -7,8 +7,9 @@ In an exercise notebook::
     q1.hint()               # the next hint
     q1.solution()           # the reference answer
 
-Instructors: ``tlcourse make-exercises`` writes ``exercises/`` from ``solutions/``, and
-``tlcourse grade SUBMISSIONS... --out grades.csv`` grades a folder of notebooks.
+Instructors: ``tlcourse make-exercises`` writes ``exercises/`` from ``solutions/`` (``--kit DIR``:
+the student kit, without solutions), and ``tlcourse grade SUBMISSIONS... --out grades.csv``
+grades a folder of notebooks (``--jobs N`` at once, ``--lms-csv`` one row per student).
 """
 from __future__ import annotations
 

@@ -17,6 +17,9 @@ from pathlib import Path
 from ..config import preserved_rng
 
 SOLUTIONS_FILE = Path(__file__).with_name("solutions.json")  # written by `tlcourse make-exercises`
+KIT_MARKER = Path(__file__).with_name("student_kit.json")  # only in the student kit's build
+NOT_IN_KIT = ("Solutions are not part of this build of tlcourse: it is the student kit of a graded "
+              "course. Ask your instructor for help, or use {question}.hint() for the next hint.")
 
 CORRECT, PARTIAL, INCORRECT, NOT_DONE = "correct", "partial", "incorrect", "not done"
 
@@ -158,12 +161,16 @@ class Problem:
         print(f"{self.name} hint {level}/{len(self.hints)}{more}:\n{self.hints[level - 1]}")
 
     def solution(self) -> None:
-        """Print the reference solution (taken from the solutions notebook)."""
+        """Print the reference solution (taken from the solutions notebook); in the student kit,
+        say that solutions are not part of it."""
         print(f"{self.name} solution:\n{solution_code(self.exercise, self.name)}")
 
 
 def solution_code(exercise: str, question: str) -> str:
-    """The solution block of ``question`` in exercise ``exercise``, as ``make-exercises`` stored it."""
+    """The solution block of ``question`` in exercise ``exercise``, as ``make-exercises`` stored it,
+    or why there is none."""
+    if KIT_MARKER.exists():
+        return NOT_IN_KIT.format(question=question)
     if not SOLUTIONS_FILE.exists():
         return "(solutions are not installed: run `tlcourse make-exercises` in the course folder)"
     stored = json.loads(SOLUTIONS_FILE.read_text())

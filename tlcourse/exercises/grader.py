@@ -10,7 +10,10 @@ process of their own, on the notebook's variables handed over as data
 (:mod:`tlcourse.exercises.hidden`). Whatever happens inside (a crash, an endless loop,
 megabytes of output, deleted files, an error in the first cell), the submission gets a row:
 points per question, feedback, the isolation it ran with, and the reason for anything it lost.
-One JSON report per submission sits beside the CSV.
+Each row also names the student (:func:`~tlcourse.exercises.notebooks.student_id`) and flags
+what the notebook's text gives away (:mod:`tlcourse.exercises.integrity`: check cells edited or
+deleted, reaching for the solutions); one row per student, as an LMS imports it, is
+:mod:`tlcourse.exercises.lms`. One JSON report per submission sits beside the CSV.
 """
 from __future__ import annotations
 
@@ -35,7 +38,9 @@ from ..errors import SandboxError
 from . import EXERCISES, questions
 from .core import INCORRECT
 from .handover import read_untrusted
-from .notebooks import exercise_id
+from .integrity import handed_out_notebooks, integrity_flags
+from .lms import lms_gradebook, one_submission_each
+from .notebooks import exercise_id, student_id
 from .runner import GRADING_SECONDS
 from .sandbox import hand_over, sandbox_status, sandboxed
 
@@ -75,6 +80,8 @@ def _environment(home: Path, profile: str) -> dict:
     """Few variables, all set here, with ``home`` holding the caches: the notebook sees none of
     the instructor's (strict checks off: grade, don't raise)."""
     env = {k: os.environ[k] for k in PASSED_ON if k in os.environ}
+    if env.get("PYTHONPATH"):  # the notebook runs elsewhere: `PYTHONPATH=.` must still find this package
+        env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in env["PYTHONPATH"].split(os.pathsep) if p)
     env.update(TLCOURSE_PROFILE=profile, TLCOURSE_CACHE=str(home / "cache"), TLCOURSE_OFFLINE="1",
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", MPLBACKEND="Agg",
                MPLCONFIGDIR=str(home / "matplotlib"), PYTHONHASHSEED="0", HOME=str(home),
@@ -197,17 +204,30 @@ def _no_verdict(reason: str) -> list[dict]:
 
 
 def grade_submission(notebook: Path, limits: Limits = Limits(), profile: str = "smoke",
-                     tests: Path | None = None, boxed: bool = True) -> dict:
+                     tests: Path | None = None, boxed: bool = True, handed_out: dict | None = None) -> dict:
     """Run and grade one notebook in a temporary copy, in the bwrap box if ``boxed``; return its
-    report (never raises for the submission's faults)."""
+    report (never raises for the submission's faults). The report also names the ``student``
+    and lists the ``integrity`` flags of the notebook's text, its check cells compared with
+    ``handed_out`` (exercise id -> the exercise notebook, as :func:`integrity.handed_out_notebooks`
+    reads them; None: not compared)."""
     try:
-        exercise = exercise_id(nbformat.reads(notebook.read_text(), as_version=4), notebook)
+        nb = nbformat.reads(notebook.read_text(), as_version=4)
+        exercise, student = exercise_id(nb, notebook), student_id(nb, notebook)
     except Exception as err:
-        return {"exercise": "", "status": f"not a readable notebook: {type(err).__name__}: {err}",
+        return {"exercise": "", "student": student_id(None, notebook), "integrity": [],
+                "status": f"not a readable notebook: {type(err).__name__}: {err}",
                 "cell_errors": [], "questions": []}
+    report = _run_in_scratch(notebook, exercise, limits, profile, tests, boxed)
+    report["student"], report["integrity"] = student, _integrity(nb, exercise, handed_out)
+    return report
+
+
+def _run_in_scratch(notebook: Path, exercise: str, limits: Limits, profile: str,
+                    tests: Path | None, boxed: bool) -> dict:
+    """The report of a known exercise's notebook, run in a temporary folder deleted afterwards."""
     if exercise not in EXERCISES:
         return {"exercise": exercise, "status": f"unknown exercise {exercise!r} (expected one of "
-                f"{sorted(EXERCISES)}: the file name should start with it)", "cell_errors": [],
+                f"{sorted(EXERCISES)}: name the file NN_*.ipynb or <student>_exNN.ipynb)", "cell_errors": [],
                 "questions": []}
     scratch = Path(tempfile.mkdtemp(prefix="tlcourse-grade-"))
     try:
@@ -216,27 +236,68 @@ def grade_submission(notebook: Path, limits: Limits = Limits(), profile: str = "
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _integrity(nb, exercise: str, handed_out: dict | None) -> list[str]:
+    """The notebook's integrity flags, and a note when its exercise notebook was not given."""
+    if handed_out is not None and exercise not in handed_out:
+        return ["check cells not compared: the exercises given hold no notebook of exercise "
+                f"{exercise!r}", *integrity_flags(nb)]
+    return integrity_flags(nb, handed_out[exercise] if handed_out is not None else None)
+
+
 def report_path(reports: Path, notebook: Path) -> Path:
     """Where a submission's JSON report goes: its path flattened, so alice/01_x and bob/01_x differ."""
     return reports / (str(notebook.with_suffix("")).strip(os.sep).replace(os.sep, "__") + ".json")
 
 
 def gradebook_row(name: str, report: dict) -> dict:
-    """One CSV row: totals, then points and feedback per question, then the cell errors."""
-    row = {"submission": name, "exercise": report["exercise"], "status": report["status"],
-           "isolation": report["isolation"],
+    """One CSV row: who and what, totals, points and feedback per question, then the integrity
+    flags and the cell errors."""
+    row = {"submission": name, "student": report["student"], "exercise": report["exercise"],
+           "status": report["status"], "isolation": report["isolation"],
            "points": sum(q["points"] for q in report["questions"]),
            "max_points": sum(q["max_points"] for q in report["questions"])}
     for q in report["questions"]:
         row[f"{q['question']} points"] = q["points"]
         row[f"{q['question']} feedback"] = q["feedback"]
+    row["integrity"] = "; ".join(report["integrity"])
     row["cell errors"] = "; ".join(f"cell {e['cell']}: {e['error']}" for e in report["cell_errors"])[:1000]
     return row
 
 
+def _submitters(notebooks: list[Path]) -> list[tuple[str, str, str]]:
+    """(student, exercise, file) of every readable notebook, for :func:`lms.one_submission_each`."""
+    keys = []
+    for path in notebooks:
+        try:
+            nb = nbformat.reads(path.read_text(), as_version=4)
+            keys.append((student_id(nb, path), exercise_id(nb, path), str(path)))
+        except Exception:  # graded as unreadable, with a row of its own
+            continue
+    return keys
+
+
+def _check_arguments(submissions, tests, jobs: int, exercises, lms_csv) -> tuple[list[Path], dict | None]:
+    """The notebooks to grade and the exercise notebooks handed out; raises what the instructor
+    must fix before anything runs."""
+    notebooks = find_notebooks(submissions)
+    if not notebooks:
+        raise FileNotFoundError(f"No notebooks (.ipynb) in {[str(p) for p in submissions]}: pass "
+                                f"submitted notebooks or the folders holding them.")
+    for option, folder, holding in (("--tests", tests, "the hidden tests (files named like 01_hidden.py)"),
+                                    ("--exercises", exercises, "the exercise notebooks you handed out")):
+        if folder is not None and not Path(folder).is_dir():
+            raise FileNotFoundError(f"{option} {folder} is not a folder: pass the folder holding {holding}.")
+    if jobs < 1:
+        raise ValueError(f"jobs is how many notebooks are graded at once: 1 or more, got {jobs}.")
+    if lms_csv is not None:
+        one_submission_each(_submitters(notebooks))
+    return notebooks, handed_out_notebooks(exercises) if exercises is not None else None
+
+
 def grade(submissions, out: str | Path, limits: Limits = Limits(), profile: str = "smoke",
           tests: str | Path | None = None, reports: str | Path | None = None,
-          jobs: int = 1, require_sandbox: bool = False) -> pd.DataFrame:
+          jobs: int = 1, require_sandbox: bool = False, exercises: str | Path | None = None,
+          lms_csv: str | Path | None = None) -> pd.DataFrame:
     """Grade every notebook in ``submissions``; write the CSV at ``out`` and one JSON report each.
 
     Each notebook runs in the bwrap box where it can be built; elsewhere with the limits only,
@@ -246,16 +307,13 @@ def grade(submissions, out: str | Path, limits: Limits = Limits(), profile: str 
     ``jobs`` notebooks run at once, each in its own single-threaded process with its own limits
     (so ``jobs`` x ``limits.memory_gb`` is the most memory grading takes); rows keep the
     submissions' order whatever finishes first.
+
+    ``exercises``: the folder of exercise notebooks handed out, whose check cells each
+    submission must keep (the ``integrity`` column; see :mod:`tlcourse.exercises.integrity`).
+    ``lms_csv``: also write one row per student there (:mod:`tlcourse.exercises.lms`); two
+    submissions of one exercise by one student are refused before anything runs.
     """
-    notebooks = find_notebooks(submissions)
-    if not notebooks:
-        raise FileNotFoundError(f"No notebooks (.ipynb) in {[str(p) for p in submissions]}: pass "
-                                f"submitted notebooks or the folders holding them.")
-    if tests is not None and not Path(tests).is_dir():
-        raise FileNotFoundError(f"--tests {tests} is not a folder: pass the folder holding the "
-                                f"hidden tests (files named like 01_hidden.py).")
-    if jobs < 1:
-        raise ValueError(f"jobs is how many notebooks are graded at once: 1 or more, got {jobs}.")
+    notebooks, handed_out = _check_arguments(submissions, tests, jobs, exercises, lms_csv)
     boxed, reason = sandbox_status()
     if require_sandbox and not boxed:
         raise SandboxError(f"--require-sandbox: nothing graded, because the sandbox cannot be built "
@@ -265,7 +323,8 @@ def grade(submissions, out: str | Path, limits: Limits = Limits(), profile: str 
     reports.mkdir(parents=True, exist_ok=True)
 
     def one(notebook: Path) -> dict:
-        report = grade_submission(notebook, limits, profile, Path(tests) if tests else None, boxed)
+        report = grade_submission(notebook, limits, profile, Path(tests) if tests else None, boxed,
+                                  handed_out)
         report["submission"], report["isolation"] = str(notebook), "bwrap" if boxed else f"none: {reason}"
         report_path(reports, notebook).write_text(json.dumps(report, indent=1))
         return gradebook_row(str(notebook), report)
@@ -273,7 +332,9 @@ def grade(submissions, out: str | Path, limits: Limits = Limits(), profile: str 
     with ThreadPoolExecutor(max_workers=jobs) as pool:  # threads only wait: each notebook is a process
         rows = list(tqdm(pool.map(one, notebooks), total=len(notebooks), desc="grading"))
     table = pd.DataFrame(rows)
-    if "cell errors" in table:  # questions differ between exercises: keep the errors last
-        table = table[[c for c in table.columns if c != "cell errors"] + ["cell errors"]]
+    last = ["integrity", "cell errors"]  # questions differ between exercises: keep these last
+    table = table[[c for c in table.columns if c not in last] + last]
     table.to_csv(out, index=False)
+    if lms_csv is not None:
+        lms_gradebook(table).to_csv(lms_csv, index=False)
     return table

@@ -19,6 +19,7 @@ from .core import SOLUTIONS_FILE
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 QUESTION = re.compile(r"^#\s*(q\d+)\b")
+EXERCISE_PART = re.compile(r"(?:ex)?(\d\d)", re.IGNORECASE)  # "01" or "ex01" between underscores
 
 
 class SolutionMarkerError(ValueError):
@@ -57,9 +58,28 @@ def split_solution(source: str, where: str = "cell") -> tuple[str, str]:
 
 
 def exercise_id(nb, path: Path) -> str:
-    """The exercise a notebook belongs to: its ``tlcourse.exercise`` metadata, else the file's NN prefix."""
-    marked = nb.metadata.get("tlcourse", {}).get("exercise")
-    return str(marked) if marked else path.name.split("_")[0]
+    """The exercise a notebook belongs to: its ``tlcourse.exercise`` metadata, else the first part
+    of the file name (split at ``_``) that is ``NN`` or ``exNN`` (``alice_ex01.ipynb`` -> "01"),
+    else the name's first part (an unknown exercise the grader reports)."""
+    marked = nb.metadata.get("tlcourse", {}).get("exercise") if nb is not None else None
+    if marked:
+        return str(marked)
+    parts = path.stem.split("_")
+    found = next((m for m in map(EXERCISE_PART.fullmatch, parts) if m), None)
+    return found.group(1) if found else parts[0]
+
+
+def student_id(nb, path: Path) -> str:
+    """Who submitted a notebook: its ``tlcourse.student`` metadata, else the file name's parts
+    before the exercise part (``alice_ex01.ipynb``, ``alice_01_pretraining.ipynb`` -> "alice"),
+    else, when the name starts with the exercise (``alice/01_pretraining.ipynb``), its folder's
+    name. ``nb`` is None for a notebook that could not be read."""
+    marked = nb.metadata.get("tlcourse", {}).get("student") if nb is not None else None
+    if marked:
+        return str(marked)
+    parts = path.stem.split("_")
+    cut = next((i for i, part in enumerate(parts) if EXERCISE_PART.fullmatch(part)), len(parts))
+    return "_".join(parts[:cut]) or path.resolve().parent.name
 
 
 def to_exercise(nb, path: Path) -> tuple[nbformat.NotebookNode, dict[str, str]]:
@@ -82,8 +102,10 @@ def to_exercise(nb, path: Path) -> tuple[nbformat.NotebookNode, dict[str, str]]:
 
 
 def make_exercises(solutions_dir="solutions", exercises_dir="exercises", check: bool = False,
-                   solutions_file: Path = SOLUTIONS_FILE) -> list[str]:
-    """Write (or with ``check``, compare) every exercise notebook; return what is out of date."""
+                   solutions_file: Path | None = SOLUTIONS_FILE) -> list[str]:
+    """Write (or with ``check``, compare) every exercise notebook and the stored solutions behind
+    ``qN.solution()`` (none when ``solutions_file`` is None: the student kit); return what is out
+    of date."""
     stale, stored = [], {}
     for path in sorted(Path(solutions_dir).glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(path, as_version=4)
@@ -96,6 +118,8 @@ def make_exercises(solutions_dir="solutions", exercises_dir="exercises", check: 
             if not check:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text)
+    if solutions_file is None:
+        return stale
     text = json.dumps(stored, indent=1, sort_keys=True) + "\n"
     if not solutions_file.exists() or solutions_file.read_text() != text:
         stale.append(str(solutions_file))
