@@ -32,7 +32,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .config import get_device
-from .freeze import apply_bn_policy, param_groups
+from .freeze import apply_bn_policy, named_blocks, param_groups, set_trainable
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
 
@@ -216,6 +216,36 @@ def fit_for_steps(model: nn.Module, train, steps: int, batch_size: int, lr: floa
     epochs = math.ceil(steps / math.ceil(n / batch))
     return fit(model, train, epochs=epochs, lr=lr, decay=decay, batch_size=batch, seed=seed,
                cosine=True, progress=False, **fit_kwargs)
+
+
+def unfreeze_schedule(blocks: list[str], steps: int) -> list[tuple[list[str], int]]:
+    """Gradual unfreezing as phases ``(trainable blocks, steps)``: the last block of ``blocks``
+    (the head) learns alone first, each phase adds the next block down, the last phase trains
+    every block. The ``steps`` are split as evenly as whole numbers allow, the earlier phases
+    taking the remainder; with fewer steps than blocks the last phases get none and are dropped,
+    so the bottom blocks never unfreeze."""
+    n = len(blocks)
+    phases = [(blocks[n - 1 - i:], steps // n + (i < steps % n)) for i in range(n)]
+    return [(trainable, share) for trainable, share in phases if share > 0]
+
+
+def fit_gradual_unfreeze(model: nn.Module, train, steps: int, batch_size: int, lr: float,
+                         decay: float = 1.0, seed: int = 0, **fit_kwargs) -> list[History]:
+    """Gradual unfreezing (ULMFiT, Howard & Ruder 2018): the head learns first, then one more
+    named block from the top joins every ``steps / len(blocks)`` steps, until every block learns.
+
+    Each phase is :func:`fit_for_steps` on the blocks :func:`unfreeze_schedule` names, with its
+    own optimizer and cosine schedule (ULMFiT's one cycle per unfrozen layer); a block joins
+    once the layers above it have adapted to the new head, so the untrained head's first, large
+    gradients never reach it. Returns one History per phase; ``model`` ends with the last
+    phase's blocks trainable (every block, unless ``steps`` < blocks).
+    """
+    histories = []
+    for phase, (blocks, phase_steps) in enumerate(unfreeze_schedule(list(named_blocks(model)), steps)):
+        set_trainable(model, blocks)
+        histories.append(fit_for_steps(model, train, phase_steps, batch_size, lr, decay, seed + phase,
+                                       **fit_kwargs))
+    return histories
 
 
 def dihedral_copies(images: torch.Tensor) -> torch.Tensor:
