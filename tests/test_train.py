@@ -56,6 +56,15 @@ def test_early_stopping_restores_the_best_epoch():
     assert train.evaluate(model, val)["accuracy"] == pytest.approx(history.best_val_accuracy)
 
 
+def test_val_every_scores_the_validation_set_every_few_epochs_and_after_the_last():
+    torch.manual_seed(0)
+    x, y = _toy(16)
+    history = train.fit(SmallCNN(num_classes=2), (x, y), (x, y), epochs=7, batch_size=16,
+                        val_every=3, progress=False)
+    assert [r["epoch"] for r in history.rows if "val_accuracy" in r] == [3, 6, 7]
+    assert history.final["val_accuracy"] == history.rows[-1]["val_accuracy"]
+
+
 def test_evaluate_matches_a_hand_count():
     model = nn.Sequential(nn.Flatten(), nn.Linear(2, 2, bias=False))
     with torch.no_grad():

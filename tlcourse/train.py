@@ -155,13 +155,16 @@ def _train_epoch(model, optimizer, scheduler, x, y, batch_size, generator, trans
 def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float = 1e-3, decay: float = 1.0,
         batch_size: int = 64, weight_decay: float = 0.0, bn_policy: str = "frozen_eval",
         patience: int | None = None, seed: int = 0, transform: Transform | None = None,
-        cosine: bool = False, device=None, fast_gpu: bool = True, progress: bool = True) -> History:
+        cosine: bool = False, val_every: int = 1, device=None, fast_gpu: bool = True,
+        progress: bool = True) -> History:
     """Train the model's trainable blocks with AdamW and cross-entropy; return the history.
 
     ``decay`` < 1 gives discriminative learning rates (see :func:`tlcourse.freeze.param_groups`).
     ``bn_policy`` says what BatchNorm layers do (:func:`tlcourse.freeze.apply_bn_policy`).
-    With ``val`` and ``patience``, training stops after ``patience`` epochs without a better
-    validation accuracy and the best weights are restored. ``cosine`` decays every learning
+    ``val`` is scored every ``val_every`` epochs and after the last (a run of many short epochs
+    then spends its time training, not validating). With ``val`` and ``patience``, training
+    stops after ``patience`` validations without a better accuracy and the best weights are
+    restored. ``cosine`` decays every learning
     rate to zero along a half cosine over the whole run (a calm last epoch). ``transform`` maps a batch of
     inputs on the device to what the model expects (for example grey 32x32 digits to
     normalised 3x128x128 for an ImageNet backbone).
@@ -185,12 +188,13 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float = 1e-3, dec
         seconds = time.perf_counter() - start
         row = {"epoch": epoch, "train_loss": loss, "train_accuracy": acc, "seconds": seconds,
                "images_per_second": len(x) / seconds}
-        if val is not None:
+        validate = val is not None and (epoch % val_every == 0 or epoch == epochs)
+        if validate:
             scores = evaluate(model, val, transform=transform, device=device, fast_gpu=fast_gpu)
             row |= {"val_loss": scores["loss"], "val_accuracy": scores["accuracy"]}
         history.rows.append(row)
-        bar.set_postfix(loss=f"{loss:.3f}", **({"val_acc": f"{row['val_accuracy']:.3f}"} if val is not None else {}))
-        if val is not None and patience is not None:
+        bar.set_postfix(loss=f"{loss:.3f}", **({"val_acc": f"{row['val_accuracy']:.3f}"} if validate else {}))
+        if validate and patience is not None:
             if row["val_accuracy"] > best:
                 best, best_state, waited = row["val_accuracy"], copy.deepcopy(model.state_dict()), 0
             else:
