@@ -166,13 +166,23 @@ def test_from_task_validates_on_pool_examples_never_on_the_test_set(task):
     assert panel.train()["best_val_accuracy"] is not None and "scratch" in panel.histories
 
 
-PANEL_CALL = re.compile(r"FreezePanel[.\w]*\((?:[^()]|\([^()]*\))*\)", re.S)
+def panel_calls(source: str) -> list[str]:
+    """Every ``FreezePanel...(...)`` call in ``source``, up to its matching parenthesis."""
+    calls = []
+    for match in re.finditer(r"FreezePanel[.\w]*\(", source):
+        depth, end = 0, match.end() - 1
+        for end in range(match.end() - 1, len(source)):
+            depth += {"(": 1, ")": -1}.get(source[end], 0)
+            if depth == 0:
+                break
+        calls.append(source[match.start():end + 1])
+    return calls
 
 
 @pytest.mark.parametrize("notebook", ["03_fine_tuning", "04_nlp_transfer"])
 def test_notebook_panels_draw_their_validation_set_from_the_pool(notebook):
     source = (Path(__file__).resolve().parents[1] / "notebooks" / f"{notebook}.py").read_text()
-    calls = PANEL_CALL.findall(source)
+    calls = panel_calls(source)
     assert calls, f"{notebook} builds no FreezePanel"
     for call in calls:
         assert call.startswith("FreezePanel.from_task("), f"build the panel with from_task: {call}"

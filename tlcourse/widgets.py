@@ -197,8 +197,9 @@ class FreezePanel:
                              transform=self.transform)
 
     def _steps_per_epoch(self) -> int:
+        """Gradient steps in one epoch of the training set, as :func:`fit_for_steps` batches it."""
         n = len(as_tensors(self.train_data)[1])
-        return math.ceil(n / min(self.batch_size, n))  # fit_for_steps' batches of one epoch
+        return math.ceil(n / min(self.batch_size, n))
 
     def _train_baseline(self, steps: int) -> None:
         """The from-scratch run, every block learning: trained once, the first time it is needed."""

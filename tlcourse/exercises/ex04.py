@@ -81,6 +81,7 @@ def _test_accuracy(probe) -> float:
 
 
 def _probe_scores_two_classes(pool_embeddings, probe, probe_accuracy) -> None:
+    """``probe`` is a module mapping (N, 384) embeddings to (N, 2) class scores."""
     checks.expect_type(probe, "`probe`", nn.Module, "the model fit_linear_probe returns")
     with torch.no_grad():
         out = probe(torch.zeros(3, references.tweets().encoder.dim))
@@ -90,6 +91,7 @@ def _probe_scores_two_classes(pool_embeddings, probe, probe_accuracy) -> None:
 
 
 def _accuracy_is_the_probes(pool_embeddings, probe, probe_accuracy) -> None:
+    """``probe_accuracy`` is what ``probe`` scores on the test embeddings, not a number typed in."""
     checks.expect_fraction(probe_accuracy, "probe_accuracy")
     measured = _test_accuracy(probe)
     if abs(float(probe_accuracy) - measured) > 1e-4:
@@ -99,6 +101,7 @@ def _accuracy_is_the_probes(pool_embeddings, probe, probe_accuracy) -> None:
 
 
 def _probe_accuracy(pool_embeddings, probe, probe_accuracy) -> None:
+    """The learner's probe, measured here, is within 3 points of the reference run's accuracy."""
     checks.expect_close(_test_accuracy(probe), references.tweets_accuracy("linear_probe", LABELS // 2), 0.03,
                         "your probe's test accuracy",
                         f"fit fit_linear_probe with C={C} on the embeddings of few_shot_indices(task.pool, "
