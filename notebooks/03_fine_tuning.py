@@ -34,7 +34,6 @@
 import matplotlib.pyplot as plt
 import pandas as pd
 from tlcourse import get_profile, seed_everything
-from tlcourse.data import train_and_validation
 from tlcourse.experiments import Settings, compare, describe, summarize
 from tlcourse.freeze import named_blocks, set_trainable, trainable_summary
 from tlcourse.plots import compare_strategies, data_efficiency
@@ -61,15 +60,15 @@ trainable_summary(model)
 #
 # Toggle blocks on (trainable) and off (frozen), choose a learning rate, a discriminative decay
 # and a BatchNorm mode, and press **Train**. Every run starts from the same pretrained weights
-# with 5 labelled digits per class, and its validation curve is drawn over a network trained
-# **from scratch** on the same images, and over your earlier runs. The validation digits (15
-# per class) are other digits of the pool, never the test set: the test set is kept for the
+# with 5 labelled digits per class and takes the same number of gradient steps as each run of
+# the comparison below (`profile.finetune_steps`, whatever the number of labels). Its
+# **validation** curve is drawn over a network trained **from scratch** on the same images,
+# and over your earlier runs. The validation digits (15 per class) are other digits of the
+# pool: choose blocks, rates and steps by them, never by the test set, which is kept for the
 # final numbers below. The table below the plot grows with every run.
 
 # %%
-train_5, val = train_and_validation(digits.pool, 5, 15, seed=0)
-panel = FreezePanel(lambda: digits.make_model(True), train_5, val,
-                    make_scratch_model=lambda: digits.make_model(False))
+panel = FreezePanel.from_task(digits, 5, 15)  # train on 5 pool digits per class, validate on 15 others
 panel
 
 # %% [markdown]
@@ -80,22 +79,25 @@ panel
 for blocks in (["head"], ["block3", "head"], panel.blocks):
     panel.train(trainable=blocks)
 panel.plot()
-panel.results[["run", "trainable_blocks", "trainable_params", "best_val_accuracy", "images_per_second"]]
+panel.table(["run", "trainable_blocks", "trainable_params", "steps", "final_val_accuracy", "seconds",
+             "images_per_second"])
 
 # %%
-speed = panel.results.set_index("trainable_blocks")["images_per_second"]
-head_only, everything = speed.iloc[0], speed.iloc[-1]
-print(f"head only trains {head_only / everything:.1f}x as many images per second as full fine-tuning "
-      f"({head_only:,.0f} vs {everything:,.0f} images/s): frozen blocks need no backward pass.")
+head_only, everything = panel.results.iloc[0], panel.results.iloc[-1]
+print(f"after {head_only['steps']} steps, validation accuracy: head only {head_only['final_val_accuracy']:.1%}, "
+      f"every block {everything['final_val_accuracy']:.1%}")
+print(f"head only trains {head_only['images_per_second'] / everything['images_per_second']:.1f}x as many "
+      f"images per second as full fine-tuning ({head_only['images_per_second']:,.0f} vs "
+      f"{everything['images_per_second']:,.0f} images/s): frozen blocks need no backward pass.")
 
 # %% [markdown]
-# Two things to notice. Training only the head is much cheaper per image (no backward pass
-# through the frozen blocks). But with the panel's default learning rate and a few epochs of
-# fifty images, the head alone gets only a few dozen small steps and is **undertrained**: the
-# linear probe below, fitted to convergence on the same frozen features, does far better.
-# Slide the learning rate up to 1e-2 and train the head again to see the difference. The
-# scratch curve gets the same few steps, far too few for a network that starts from random
-# weights; the comparison below gives every run the same, larger number of steps.
+# Two things to notice. Training only the head is much cheaper per image: the frozen blocks
+# need no backward pass. And every run gets the same number of gradient steps, whichever
+# blocks learn and however many labels there are, so the runs differ only in what learns; the
+# scratch curve gets the same steps too. Run 3 (every block) is exactly `finetune_all`'s run
+# with seed 0 in the comparison below. The accuracies above are **validation** accuracies, on
+# pool digits the runs never train on: choose settings by them. Slide the learning rate up to
+# 1e-2 and train the head again, or halve the steps, and see which way the curve moves.
 
 # %% [markdown]
 # ## Full vs partial fine-tuning vs feature extraction vs scratch
@@ -103,9 +105,15 @@ print(f"head only trains {head_only / everything:.1f}x as many images per second
 # One run proves little, so here is the comparison over label budgets and seeds, as in
 # notebook 02: `finetune_last_k` trains the last two blocks (block3 and the head),
 # `finetune_all` everything; `linear_probe` is the frozen feature extractor of notebook 02.
+# `gradual_unfreeze` is ULMFiT's schedule (Howard & Ruder, 2018): the head learns alone
+# first, then every `steps / 5` steps one more block from the top joins, until all five learn;
+# a block starts moving only once the blocks above it fit the new head.
+#
+# From here on the accuracies are on the **test set**: every run has fixed settings, nothing
+# is chosen by looking at its test accuracy, and each run's is measured once, at its end.
 
 # %%
-results = compare(digits, ["scratch", "linear_probe", "finetune_last_k", "finetune_all"],
+results = compare(digits, ["scratch", "linear_probe", "finetune_last_k", "finetune_all", "gradual_unfreeze"],
                   profile.finetune_labels_per_class, profile.seeds, settings)
 summary = summarize(results)
 data_efficiency(summary, title="fine-tuning the letters-pretrained SmallCNN on digits");
@@ -114,6 +122,8 @@ data_efficiency(summary, title="fine-tuning the letters-pretrained SmallCNN on d
 print(describe(results, "finetune_all", "scratch"))
 print()
 print(describe(results, "linear_probe", "finetune_all"))
+print()
+print(describe(results, "gradual_unfreeze", "finetune_all"))
 
 # %% [markdown]
 # What the curve says, measured with the `cpu` profile:
@@ -125,6 +135,11 @@ print(describe(results, "linear_probe", "finetune_all"))
 #   scratch: the backbone adapts from letters to digits.
 # * **With many labels the gain over scratch shrinks to almost nothing**: fifty real digits per
 #   class are enough to learn strokes from scratch. Transfer pays most when labels are scarce.
+# * **Gradual unfreezing helps where fine-tuning everything at once hurts**: with one label per
+#   class it beats `finetune_all`, yet stays below the frozen probe; with five labels per class
+#   the two are about level, and with fifty the schedule makes no difference. The new head's
+#   first gradients come from random weights; unfreezing from the top keeps them away from the
+#   pretrained early blocks, as the discriminative rates below do by other means.
 
 # %% [markdown]
 # ## Discriminative learning rates

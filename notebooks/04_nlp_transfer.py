@@ -161,17 +161,15 @@ trainable_summary(model)
 #
 # The panel of notebook 03 works on any model the freeze helpers can name. Toggle layers,
 # pick a learning rate (fine-tuning a transformer wants small ones, around 1e-4 to 1e-3) and
-# press **Train**: each run fine-tunes a fresh copy of MiniLM on 200 labelled tweets and draws
-# its validation curve (200 held-out tweets). Every epoch is a few seconds per trainable layer
-# on a laptop CPU.
+# press **Train**: each run fine-tunes a fresh copy of MiniLM on the labelled tweets of the
+# smallest fine-tuning budget below (100 per class in the `cpu` profile), for the same number
+# of steps as those runs, and draws its **validation** curve on 50 other pool tweets per class.
+# The test set stays out of it: it is kept for the final numbers of the comparisons. Every
+# epoch is a few seconds per trainable layer on a laptop CPU.
 
 # %%
-labelled = few_shot_indices(task.pool, 100, seed=0)
-held_out = few_shot_indices(task.test, 100, seed=0)
-panel = FreezePanel(lambda: task.make_model(pretrained=True),
-                    (task.token_ids("pool")[labelled], task.pool.labels[labelled]),
-                    (task.token_ids("test")[held_out], task.test.labels[held_out]),
-                    epochs=2, lr=1e-3, batch_size=16)
+panel = FreezePanel.from_task(task, profile.text_finetune_labels_per_class[0], 50, scratch=False,
+                              steps=settings.steps, lr=1e-3, batch_size=16)
 panel
 
 # %% [markdown]

@@ -64,22 +64,24 @@ q1.check(top_model)
 # Take the frozen encoder's sentence embeddings of the pool and of the test set from
 # `task.embeddings()` (computed once, then read from the cache) and keep the pool's in
 # `pool_embeddings`. Fit a linear probe (`fit_linear_probe`) on **100** labelled tweets,
-# `few_shot_indices(task.pool, 50, seed=0)` (50 per class), and store its test accuracy (a
-# fraction) in `probe_accuracy`.
+# `few_shot_indices(task.pool, 50, seed=0)` (50 per class), with notebook 04's regularisation
+# `C=text_settings(profile).C` (strong: chosen by cross-validation on pool tweets, because a
+# probe on 384 dimensions overfits a hundred tweets), keep it in `probe`, and store its test
+# accuracy (a fraction) in `probe_accuracy`. The check measures your probe itself.
 
 # %%
 # q2
-pool_embeddings = probe_accuracy = None
+pool_embeddings = probe = probe_accuracy = None
 ### BEGIN SOLUTION
 pool_embeddings, test_embeddings = task.embeddings()
 labelled = few_shot_indices(task.pool, 50, seed=0)
-probe = fit_linear_probe(pool_embeddings[labelled], task.pool.labels[labelled])
+probe = fit_linear_probe(pool_embeddings[labelled], task.pool.labels[labelled], C=text_settings(profile).C)
 probe_accuracy = (probe(test_embeddings).argmax(1) == task.test.labels).float().mean().item()
 ### END SOLUTION
 print(f"{tuple(pool_embeddings.shape)} embeddings; probe accuracy {probe_accuracy:.1%}")
 
 # %%
-q2.check(pool_embeddings, probe_accuracy)
+q2.check(pool_embeddings, probe, probe_accuracy)
 # q2.hint()
 # q2.solution()
 

@@ -29,17 +29,17 @@ def test_profile_detected_without_environment(monkeypatch):
 
 def test_profiles_grow_from_smoke_to_gpu():
     smoke, cpu, gpu = (config.get_profile(n) for n in ("smoke", "cpu", "gpu"))
-    for field in ("epochs", "pretrain_samples", "max_eval", "text_samples"):
+    for field in ("finetune_steps", "pretrain_samples", "max_eval", "text_samples"):
         assert getattr(smoke, field) < getattr(cpu, field) <= getattr(gpu, field), field
     assert len(smoke.seeds) < len(cpu.seeds) <= len(gpu.seeds)
     assert len(cpu.seeds) >= 3  # claims are means over at least three seeds
 
 
 def test_profile_is_frozen_and_overridable():
-    profile = config.get_profile("cpu", epochs=2)
-    assert profile.epochs == 2 and config.get_profile("cpu").epochs != 2
+    profile = config.get_profile("cpu", finetune_steps=2)
+    assert profile.finetune_steps == 2 and config.get_profile("cpu").finetune_steps != 2
     with pytest.raises(Exception):
-        profile.epochs = 5
+        profile.finetune_steps = 5
 
 
 def test_every_profile_field_is_read_somewhere():
@@ -52,7 +52,7 @@ def test_every_profile_field_is_read_somewhere():
     assert unread == [], f"Profile fields nothing reads: {unread}"
 
 
-@pytest.mark.parametrize("bad, words", [({"name": "laptop"}, "smoke"), ({"epoch": 2}, "epochs")])
+@pytest.mark.parametrize("bad, words", [({"name": "laptop"}, "smoke"), ({"steps": 2}, "finetune_steps")])
 def test_bad_profile_requests_say_what_exists(bad, words):
     name = bad.pop("name", "cpu")
     with pytest.raises(ValueError, match=words):

@@ -431,3 +431,16 @@ def test_train_and_validation_are_disjoint_balanced_and_nested_with_few_shot():
     assert not any(tuple(x.flatten().tolist()) in train_rows for x in val.images)
     with pytest.raises(DataArgumentError, match="fewer than per_class"):
         train_and_validation(pool, 100, 100)
+
+
+def test_train_and_validation_indices_are_the_positions_the_subsets_keep():
+    from tlcourse.data import train_and_validation, train_and_validation_indices
+
+    pool = load("digits")
+    train_idx, val_idx = train_and_validation_indices(pool, 2, 3, seed=1)
+    train, val = train_and_validation(pool, 2, 3, seed=1)
+    assert len(train_idx) == 20 and len(val_idx) == 30
+    assert not set(train_idx.tolist()) & set(val_idx.tolist())
+    assert val_idx.tolist() == sorted(val_idx.tolist())
+    torch.testing.assert_close(pool.images[train_idx], train.images)
+    torch.testing.assert_close(pool.images[val_idx], val.images)

@@ -286,7 +286,9 @@ def test_ex03_q4_notices_frozen_batchnorm_statistics_that_drifted():
 
 def test_ex04_checks_transformer_layers_embeddings_and_the_choice():
     import pandas as pd
+    from tlcourse.data import few_shot_indices
     from tlcourse.exercises import ex04
+    from tlcourse.nlp import text_settings
 
     task = references.tweets()
     model = set_trainable(task.make_model(True), ["layer3", "layer4", "layer5", "head"])
@@ -294,13 +296,26 @@ def test_ex04_checks_transformer_layers_embeddings_and_the_choice():
     assert verdict.status == PARTIAL and verdict.feedback[0].startswith("layer3 is still trainable")
     assert ex04.q1.evaluate({"top_model": set_trainable(model, ["layer4", "layer5", "head"])}).status == CORRECT
 
-    pool, _ = task.embeddings()
+    pool, test = task.embeddings()
+    labelled = few_shot_indices(task.pool, 50, seed=0)
+
+    def answer(C=text_settings().C, embeddings=pool, typed=None):
+        probe = fit_linear_probe(pool[labelled], task.pool.labels[labelled], C=C)
+        measured = (probe(test).argmax(1) == task.test.labels).float().mean().item()
+        return {"pool_embeddings": embeddings, "probe": probe, "probe_accuracy": measured if typed is None else typed}
+
     probe = references.tweets_accuracy("linear_probe", 50)
-    assert ex04.q2.evaluate({"pool_embeddings": pool, "probe_accuracy": probe}).status == CORRECT
-    verdict = ex04.q2.evaluate({"pool_embeddings": pool * 2, "probe_accuracy": probe})
+    right = answer()
+    assert right["probe_accuracy"] == pytest.approx(probe, abs=1e-6)  # the solution is the reference run
+    assert ex04.q2.evaluate(right).status == CORRECT
+    verdict = ex04.q2.evaluate(answer(embeddings=pool * 2))
     assert verdict.status == PARTIAL and "not unit-length" in verdict.feedback[0]
-    verdict = ex04.q2.evaluate({"pool_embeddings": pool[:5], "probe_accuracy": probe})
+    verdict = ex04.q2.evaluate(answer(embeddings=pool[:5]))
     assert verdict.status == INCORRECT and "has shape (5, 384)" in verdict.feedback[0]
+    verdict = ex04.q2.evaluate(answer(typed=0.99))  # a typed number is not the probe's accuracy
+    assert verdict.status == PARTIAL and "your probe classifies" in verdict.feedback[0]
+    verdict = ex04.q2.evaluate(answer() | {"probe": torch.nn.Linear(384, 3)})
+    assert verdict.status == PARTIAL and "expected (3, 2)" in verdict.feedback[0]
 
     tfidf = references.tweets_accuracy("tfidf_logreg", 50)
     table = pd.DataFrame([{"strategy": "tfidf_logreg", "labels": 100, "seed": 0, "accuracy": tfidf},

@@ -51,6 +51,10 @@ def test_trainable_parameters_follow_the_strategy(task):
     assert rows["finetune_last_k"]["trainable_parameters"] == size["block3"] + size["head"]
     assert rows["finetune_all"]["trainable_parameters"] == sum(size.values())
     assert rows["scratch"]["trainable_parameters"] == sum(size.values())
+    # FAST's 4 steps over 5 blocks: one step per phase, so the stem never joins
+    assert rows["gradual_unfreeze"]["trainable_parameters"] == sum(size.values()) - size["stem"]
+    full = run_one(task, "gradual_unfreeze", 1, 0, dataclasses.replace(FAST, steps=10))
+    assert full["trainable_parameters"] == sum(size.values())
 
 
 def test_runs_repeat_exactly_for_a_seed(task):
@@ -158,7 +162,7 @@ def test_dihedral_augmentation_trains_on_eight_copies_of_each_label(task, monkey
         run_one(task, "finetune_all", 1, 0, Settings(steps=1, augment="mixup"))
 
 
-@pytest.mark.parametrize("strategy", ["scratch", "finetune_last_k"])
+@pytest.mark.parametrize("strategy", ["scratch", "finetune_last_k", "gradual_unfreeze"])
 def test_train_network_returns_the_model_the_runner_scored(task, strategy):
     model = train_network(task, strategy, 1, 0, FAST)
     assert not model.training

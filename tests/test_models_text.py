@@ -157,6 +157,18 @@ def test_gpt2_style_model_gets_eos_as_pad_token(tmp_path):
     assert torch.allclose(together, one_by_one, atol=1e-5)  # padding changed nothing
 
 
+def test_loading_from_disk_shows_no_progress_bar_and_leaves_the_setting_alone(tmp_path, capfd):
+    _tiny_gpt2_dir(tmp_path)
+    capfd.readouterr()
+    for enabled in (True, False):
+        (transformers.utils.logging.enable_progress_bar if enabled
+         else transformers.utils.logging.disable_progress_bar)()
+        text_model(str(tmp_path))
+        assert transformers.utils.logging.is_progress_bar_enabled() == enabled
+    transformers.utils.logging.enable_progress_bar()
+    assert "Loading weights" not in "".join(capfd.readouterr())
+
+
 def test_missing_transformers_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "transformers", None)
     with pytest.raises(MissingDependencyError, match="pip install transformers"):

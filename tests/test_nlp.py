@@ -336,9 +336,7 @@ def test_gpt2_style_backbone_classifies_through_the_same_code(tmp_path):
 def test_freeze_panel_fine_tunes_transformer_layers_headlessly(tiny_task):
     from tlcourse.widgets import FreezePanel
 
-    data = (tiny_task.token_ids("pool"), tiny_task.pool.labels)
-    val = (tiny_task.token_ids("test"), tiny_task.test.labels)
-    panel = FreezePanel(lambda: tiny_task.make_model(pretrained=True), data, val, epochs=1, batch_size=8)
+    panel = FreezePanel.from_task(tiny_task, 10, 10, scratch=False, steps=3, batch_size=8)
     assert panel.blocks == ["embeddings", "layer0", "layer1", "head"]
     row = panel.train(trainable=["layer1", "head"], lr=1e-3)
     assert row["trainable_blocks"] == "layer1, head" and 0 <= row["best_val_accuracy"] <= 1

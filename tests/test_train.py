@@ -56,6 +56,15 @@ def test_early_stopping_restores_the_best_epoch():
     assert train.evaluate(model, val)["accuracy"] == pytest.approx(history.best_val_accuracy)
 
 
+def test_val_every_scores_the_validation_set_every_few_epochs_and_after_the_last():
+    torch.manual_seed(0)
+    x, y = _toy(16)
+    history = train.fit(SmallCNN(num_classes=2), (x, y), (x, y), epochs=7, batch_size=16,
+                        val_every=3, progress=False)
+    assert [r["epoch"] for r in history.rows if "val_accuracy" in r] == [3, 6, 7]
+    assert history.final["val_accuracy"] == history.rows[-1]["val_accuracy"]
+
+
 def test_evaluate_matches_a_hand_count():
     model = nn.Sequential(nn.Flatten(), nn.Linear(2, 2, bias=False))
     with torch.no_grad():
@@ -247,3 +256,29 @@ def test_dihedral_copies_are_the_eight_orientations_of_each_image():
                                images[i].flatten().sort().values) for c in mine)  # same pixels, moved
     with pytest.raises(ValueError, match="square images"):
         train.dihedral_copies(torch.rand(2, 1, 4, 5))
+
+
+def test_unfreeze_schedule_starts_with_the_head_and_adds_one_block_down_per_phase():
+    blocks = ["stem", "block1", "head"]
+    assert train.unfreeze_schedule(blocks, 7) == [(["head"], 3), (["block1", "head"], 2),
+                                                   (["stem", "block1", "head"], 2)]
+    assert train.unfreeze_schedule(blocks, 2) == [(["head"], 1), (["block1", "head"], 1)]
+
+
+def _changed_blocks(model, fresh):
+    before = fresh.state_dict()
+    return sorted({k.split(".")[0] for k, v in model.state_dict().items() if not torch.equal(v, before[k])})
+
+
+def test_gradual_unfreezing_trains_blocks_from_the_top_down():
+    x, y = _toy(32)
+    torch.manual_seed(0)
+    fresh = SmallCNN(num_classes=2)  # stem, block1, block2, block3, head
+    model = SmallCNN(num_classes=2)
+    model.load_state_dict(fresh.state_dict())
+    histories = train.fit_gradual_unfreeze(model, (x, y), 3, 32, 1e-2, seed=0)  # 3 phases of one step
+    assert [len(h.rows) for h in histories] == [1, 1, 1]
+    assert _changed_blocks(model, fresh) == ["block2", "block3", "head"]  # stem and block1 never joined
+    train.fit_gradual_unfreeze(model, (x, y), 5, 32, 1e-2, seed=0)
+    assert _changed_blocks(model, fresh) == ["block1", "block2", "block3", "head", "stem"]
+    assert all(p.requires_grad for p in model.parameters())

@@ -1,13 +1,15 @@
 """The FreezePanel, driven headlessly: set widget values, click Train, check the trained weights."""
 import importlib
+import re
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 import tlcourse.widgets
 from tlcourse.config import get_profile, seed_everything
-from tlcourse.data import few_shot_subset
+from tlcourse.data import train_and_validation
 from tlcourse.freeze import trainable_summary
 from tlcourse.tasks import digits_task
 
@@ -19,12 +21,12 @@ def task():
 
 @pytest.fixture(scope="module")
 def data(task):
-    """20 training images (2 per class) and 100 validation images: one batch, fast epochs."""
-    return few_shot_subset(task.pool, 2), few_shot_subset(task.test, 10)
+    """20 training images (2 per class) and 100 validation images of the pool: one batch."""
+    return train_and_validation(task.pool, 2, 10)
 
 
 def _panel(task, data, module=tlcourse.widgets, **kwargs):
-    return module.FreezePanel(lambda: task.make_model(True), *data, epochs=1, **kwargs)
+    return module.FreezePanel(lambda: task.make_model(True), *data, steps=1, **kwargs)
 
 
 def _fresh(task, seed=0):
@@ -148,3 +150,79 @@ def test_without_ipywidgets_the_panel_still_trains(task, data, without_ipywidget
     assert panel.plot().lines
     panel._ipython_display_()
     assert "pip install ipywidgets" in capsys.readouterr().out
+
+
+def _rows(images):
+    return {tuple(x.flatten().tolist()) for x in images}
+
+
+def test_from_task_validates_on_pool_examples_never_on_the_test_set(task):
+    panel = tlcourse.widgets.FreezePanel.from_task(task, 2, 3, steps=1)
+    train_x, train_y = panel.train_data.images, panel.train_data.labels
+    val_x, val_y = panel.val_data.images, panel.val_data.labels
+    assert train_y.bincount().tolist() == [2] * 10 and val_y.bincount().tolist() == [3] * 10
+    assert _rows(val_x) <= _rows(task.pool.images) and _rows(train_x) <= _rows(task.pool.images)
+    assert not _rows(val_x) & _rows(task.test.images) and not _rows(val_x) & _rows(train_x)
+    assert panel.train()["best_val_accuracy"] is not None and "scratch" in panel.histories
+
+
+def panel_calls(source: str) -> list[str]:
+    """Every ``FreezePanel...(...)`` call in ``source``, up to its matching parenthesis."""
+    calls = []
+    for match in re.finditer(r"FreezePanel[.\w]*\(", source):
+        depth, end = 0, match.end() - 1
+        for end in range(match.end() - 1, len(source)):
+            depth += {"(": 1, ")": -1}.get(source[end], 0)
+            if depth == 0:
+                break
+        calls.append(source[match.start():end + 1])
+    return calls
+
+
+@pytest.mark.parametrize("notebook", ["03_fine_tuning", "04_nlp_transfer"])
+def test_notebook_panels_draw_their_validation_set_from_the_pool(notebook):
+    source = (Path(__file__).resolve().parents[1] / "notebooks" / f"{notebook}.py").read_text()
+    calls = panel_calls(source)
+    assert calls, f"{notebook} builds no FreezePanel"
+    for call in calls:
+        assert call.startswith("FreezePanel.from_task("), f"build the panel with from_task: {call}"
+        assert "test" not in call, f"the panel must not see the test set: {call}"
+
+
+def test_a_run_takes_the_same_steps_whatever_the_label_budget(task):
+    few, many = train_and_validation(task.pool, 2, 1), train_and_validation(task.pool, 8, 1)
+    rows = [tlcourse.widgets.FreezePanel(lambda: task.make_model(True), *data, steps=8,
+                                         batch_size=16).train() for data in (few, many)]
+    assert [(r["steps"], r["epochs"]) for r in rows] == [(8, 4), (10, 2)]  # 20 images: 2 batches of 16, 80: 5
+    default = tlcourse.widgets.FreezePanel(lambda: task.make_model(True), *few)
+    assert default.settings()["steps"] == get_profile("smoke").finetune_steps
+
+
+def test_table_formats_times_rates_and_accuracies_for_reading(task, data):
+    panel = _panel(task, data)
+    panel._rows.append(panel.results.iloc[:0].to_dict() | {
+        "run": 1, "trainable_blocks": "head", "lr": 1e-3, "decay": 1.0, "bn_policy": "frozen_eval",
+        "steps": 15, "epochs": 15, "trainable_params": 2570, "final_val_accuracy": 0.5,
+        "best_val_accuracy": 0.6133, "seconds": 0.054896, "images_per_second": 1821.810347})
+    row = panel.table().iloc[0]
+    assert (row["seconds"], row["images_per_second"], row["best_val_accuracy"]) == ("0.0549 s", "1,822", "61.3%")
+    assert (row["lr"], row["trainable_params"]) == ("1e-03", "2,570")
+    assert list(panel.table(["run", "seconds"]).columns) == ["run", "seconds"]
+
+
+def test_a_long_run_of_short_epochs_validates_at_most_curve_points_times(task, data):
+    panel = tlcourse.widgets.FreezePanel(lambda: task.make_model(True), *data, steps=61)
+    row = panel.train()  # 20 images in one batch: 61 epochs, validated every 3rd and after the last
+    validated = panel.histories["run 1: head, lr 1e-03"].to_frame()["val_accuracy"].dropna()
+    assert row["epochs"] == 61 and len(validated) == 21 <= tlcourse.widgets.CURVE_POINTS
+    assert len(panel.plot().lines[0].get_xdata()) == 21
+
+
+def test_a_default_run_of_every_block_is_finetune_alls_run_on_the_same_labels(task):
+    from tlcourse.experiments import Settings, train_network
+
+    panel = tlcourse.widgets.FreezePanel.from_task(task, 5, 10, scratch=False)  # 50 images: 2 batches
+    panel.train(trainable=panel.blocks)
+    model = train_network(task, "finetune_all", 5, 0, Settings.for_profile(get_profile()))
+    mine, theirs = panel.model.state_dict(), model.state_dict()
+    assert all(torch.equal(mine[k], theirs[k]) for k in theirs)

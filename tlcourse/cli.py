@@ -33,7 +33,7 @@ def doctor(out=sys.stdout) -> int:
                                  "profile keeps every notebook to a few minutes)"), file=out)
     profile = get_profile()
     print(f"profile: {profile.name}  (from TLCOURSE_PROFILE or detected: {default_profile_name()}); "
-          f"epochs={profile.epochs}, seeds={len(profile.seeds)}, "
+          f"steps per run={profile.finetune_steps}, seeds={len(profile.seeds)}, "
           f"labels/class={list(profile.labels_per_class)}", file=out)
     print("offline assets:", file=out)
     missing = 0

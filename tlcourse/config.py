@@ -28,8 +28,7 @@ class Profile:
     name: str
     backbone_image_size: int  # side fed to ImageNet backbones; 224 is what they were trained on
     batch_size: int
-    epochs: int  # epochs of one interactive training run (the FreezePanel)
-    finetune_steps: int  # gradient steps per run in strategy comparisons, whatever the budget
+    finetune_steps: int  # gradient steps per run in strategy comparisons and the FreezePanel, whatever the budget
     pretrain_samples: int  # rendered glyphs in the course's own source (pretraining) set
     pretrain_epochs: int
     seeds: tuple[int, ...]  # claims are reported as mean ± std over these
@@ -51,7 +50,7 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
-        name="smoke", backbone_image_size=96, batch_size=64, epochs=2, finetune_steps=20,
+        name="smoke", backbone_image_size=96, batch_size=64, finetune_steps=20,
         pretrain_samples=1_000, pretrain_epochs=1, seeds=(0,), labels_per_class=(1, 5),
         finetune_labels_per_class=(1,),
         max_eval=200, max_pool_per_class=20, text_samples=400,
@@ -61,7 +60,7 @@ PROFILES: dict[str, Profile] = {
         speech_source_samples=250, speech_target_samples=100,
     ),
     "cpu": Profile(
-        name="cpu", backbone_image_size=128, batch_size=64, epochs=15, finetune_steps=150,
+        name="cpu", backbone_image_size=128, batch_size=64, finetune_steps=150,
         pretrain_samples=20_000, pretrain_epochs=3, seeds=(0, 1, 2),
         labels_per_class=(1, 2, 5, 10, 20, 50), finetune_labels_per_class=(1, 5, 50),
         max_eval=1_000, max_pool_per_class=200, text_samples=6_000,
@@ -71,7 +70,7 @@ PROFILES: dict[str, Profile] = {
         speech_source_samples=4_000, speech_target_samples=2_000,
     ),
     "gpu": Profile(
-        name="gpu", backbone_image_size=224, batch_size=128, epochs=30, finetune_steps=300,
+        name="gpu", backbone_image_size=224, batch_size=128, finetune_steps=300,
         pretrain_samples=100_000, pretrain_epochs=10, seeds=(0, 1, 2, 3, 4),
         labels_per_class=(1, 2, 5, 10, 20, 50, 100),
         finetune_labels_per_class=(1, 2, 5, 10, 20, 50, 100), max_eval=2_000,
@@ -96,7 +95,7 @@ def default_profile_name() -> str:
 def get_profile(name: str | None = None, **overrides) -> Profile:
     """The profile called ``name`` (default: :func:`default_profile_name`), with overrides.
 
-    >>> get_profile("smoke", epochs=3).epochs
+    >>> get_profile("smoke", finetune_steps=3).finetune_steps
     3
     """
     name = (name or default_profile_name()).lower()

@@ -29,7 +29,10 @@ Strategies every task has:
   head counted as one (``k=2``: the last block and the head; see
   :func:`tlcourse.freeze.last_blocks`). The frozen blocks below are computed once per run
   (once per task for the test set) and only the top is trained on their output
-  (:mod:`tlcourse.prefix`; ``Settings.cache_frozen``).
+  (:mod:`tlcourse.prefix`; ``Settings.cache_frozen``);
+- ``gradual_unfreeze``: the pretrained model, the head trained first and one more block from
+  the top unfrozen every ``steps / blocks`` steps, ending with every block trained (ULMFiT;
+  :func:`tlcourse.train.fit_gradual_unfreeze`).
 """
 from __future__ import annotations
 
@@ -47,11 +50,12 @@ from .config import seed_everything
 from .data import few_shot_indices
 from .freeze import count_parameters, last_blocks, named_blocks, set_trainable, unfreeze
 from .prefix import split_model, stages
-from .train import Transform, as_tensors, dihedral_copies, evaluate, extract_features, fit_for_steps, fit_linear_probe, predict
+from .train import (Transform, as_tensors, dihedral_copies, evaluate, extract_features, fit_for_steps,
+                    fit_gradual_unfreeze, fit_linear_probe, predict)
 
 PROBES = {"linear_probe": True, "random_probe": False}  # strategy -> pretrained backbone?
-NETWORKS = ("scratch", "finetune_all", "finetune_last_k")
-STRATEGIES = ("scratch", "linear_probe", "random_probe", "finetune_all", "finetune_last_k")
+NETWORKS = ("scratch", "finetune_all", "finetune_last_k", "gradual_unfreeze")
+STRATEGIES = ("scratch", "linear_probe", "random_probe", "finetune_all", "finetune_last_k", "gradual_unfreeze")
 Baseline = Callable[..., tuple[float, int]]  # (task, indices, settings) -> (accuracy, trainable)
 
 
@@ -138,7 +142,8 @@ def probe_on_features(task, pool_x: torch.Tensor, test_x: torch.Tensor, indices:
 
 def _train_network(task, indices: torch.Tensor, strategy: str, seed: int,
                    settings: Settings) -> tuple[float, int]:
-    """scratch, finetune_all or finetune_last_k: build, freeze, train for the settings' steps, test."""
+    """scratch, finetune_all, finetune_last_k or gradual_unfreeze: build, freeze, train for the
+    settings' steps, test."""
     model, accuracy = _fit_network(task, indices, strategy, seed, settings)
     return accuracy, count_parameters(model, trainable_only=True)
 
@@ -159,15 +164,15 @@ def _fit_network(task, indices: torch.Tensor, strategy: str, seed: int,
     if strategy == "finetune_last_k" and _can_cache_frozen(model, settings):
         accuracy = _fit_top(task, model, indices, seed, settings)  # trains model's own top blocks
     else:
-        fit_for_steps(model, _training_set(task, indices, settings), steps, batch_size, lr, decay, seed,
-                      transform=task.transform, bn_policy=settings.bn_policy)
+        fit_steps = fit_gradual_unfreeze if strategy == "gradual_unfreeze" else fit_for_steps
+        fit_steps(model, _training_set(task, indices, settings), steps, batch_size, lr, decay, seed,
+                  transform=task.transform, bn_policy=settings.bn_policy)
         accuracy = evaluate(model, task.test_data(), transform=task.transform)["accuracy"]
     return model.eval(), accuracy
 
 
 def train_network(task, strategy: str, per_class: int, seed: int, settings: Settings | None = None) -> nn.Module:
-    """The model that :func:`run_one` trains for ``strategy`` (scratch, finetune_all or
-    finetune_last_k), on the same ``per_class`` labels per class drawn with ``seed``: to look
+    """The model that :func:`run_one` trains for ``strategy`` (one of ``NETWORKS``), on the same ``per_class`` labels per class drawn with ``seed``: to look
     inside it (confusions, Grad-CAM), save it or predict with it. Returned in eval mode."""
     if strategy not in NETWORKS:
         raise ValueError(f"train_network trains one of {NETWORKS}, not {strategy!r}: probes have no network to return.")

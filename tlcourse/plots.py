@@ -29,8 +29,9 @@ def photo_grid(photos: dict, labels: pd.DataFrame | None = None, columns: int = 
 
 
 def learning_curves(histories: dict, metric: str = "val_accuracy", ax=None):
-    """One line per run: ``metric`` per epoch. ``histories`` maps a label to a History or a
-    DataFrame with an ``epoch`` column. Returns the Axes."""
+    """One line per run: ``metric`` per epoch (epochs without it, e.g. not validated, are
+    skipped). ``histories`` maps a label to a History or a DataFrame with an ``epoch`` column.
+    Returns the Axes."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
     for label, history in histories.items():
@@ -38,6 +39,7 @@ def learning_curves(histories: dict, metric: str = "val_accuracy", ax=None):
         if metric not in frame:
             raise ValueError(f"No {metric!r} in the history of {label!r}; it has {list(frame.columns)}"
                              " (val_* columns need validation data passed to fit).")
+        frame = frame.dropna(subset=[metric])
         ax.plot(frame["epoch"], frame[metric], marker="o", markersize=3, label=str(label))
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.5

@@ -32,7 +32,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .config import get_device
-from .freeze import apply_bn_policy, param_groups
+from .freeze import apply_bn_policy, named_blocks, param_groups, set_trainable
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
 
@@ -177,14 +177,16 @@ def _train_epoch(model, optimizer, scheduler, x, y, batch_size, generator, trans
 def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float = 1e-3, decay: float = 1.0,
         batch_size: int = 64, weight_decay: float = 0.0, bn_policy: str = "frozen_eval",
         patience: int | None = None, seed: int = 0, transform: Transform | None = None,
-        cosine: bool = False, device=None, fast_gpu: bool = True, progress: bool = True,
-        distributed: bool = False) -> History:
+        cosine: bool = False, val_every: int = 1, device=None, fast_gpu: bool = True,
+        progress: bool = True, distributed: bool = False) -> History:
     """Train the model's trainable blocks with AdamW and cross-entropy; return the history.
 
     ``decay`` < 1 gives discriminative learning rates (see :func:`tlcourse.freeze.param_groups`).
     ``bn_policy`` says what BatchNorm layers do (:func:`tlcourse.freeze.apply_bn_policy`).
-    With ``val`` and ``patience``, training stops after ``patience`` epochs without a better
-    validation accuracy and the best weights are restored. ``cosine`` decays every learning
+    ``val`` is scored every ``val_every`` epochs and after the last (a run of many short epochs
+    then spends its time training, not validating). With ``val`` and ``patience``, training
+    stops after ``patience`` validations without a better accuracy and the best weights are
+    restored. ``cosine`` decays every learning
     rate to zero along a half cosine over the whole run (a calm last epoch). ``transform`` maps a batch of
     inputs on the device to what the model expects (for example grey 32x32 digits to
     normalised 3x128x128 for an ImageNet backbone).
@@ -214,12 +216,13 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float = 1e-3, dec
         seconds = time.perf_counter() - start
         row = {"epoch": epoch, "train_loss": loss, "train_accuracy": acc, "seconds": seconds,
                "images_per_second": len(x) / seconds}
-        if val is not None:
+        validate = val is not None and (epoch % val_every == 0 or epoch == epochs)
+        if validate:
             scores = evaluate(model, val, transform=transform, device=device, fast_gpu=fast_gpu)
             row |= {"val_loss": scores["loss"], "val_accuracy": scores["accuracy"]}
         history.rows.append(row)
-        bar.set_postfix(loss=f"{loss:.3f}", **({"val_acc": f"{row['val_accuracy']:.3f}"} if val is not None else {}))
-        if val is not None and patience is not None:
+        bar.set_postfix(loss=f"{loss:.3f}", **({"val_acc": f"{row['val_accuracy']:.3f}"} if validate else {}))
+        if validate and patience is not None:
             if row["val_accuracy"] > best:
                 best, best_state, waited = row["val_accuracy"], copy.deepcopy(model.state_dict()), 0
             else:
@@ -259,6 +262,36 @@ def fit_for_steps(model: nn.Module, train, steps: int, batch_size: int, lr: floa
     epochs = math.ceil(steps / math.ceil(n / batch))
     return fit(model, train, epochs=epochs, lr=lr, decay=decay, batch_size=batch, seed=seed,
                cosine=True, progress=False, **fit_kwargs)
+
+
+def unfreeze_schedule(blocks: list[str], steps: int) -> list[tuple[list[str], int]]:
+    """Gradual unfreezing as phases ``(trainable blocks, steps)``: the last block of ``blocks``
+    (the head) learns alone first, each phase adds the next block down, the last phase trains
+    every block. The ``steps`` are split as evenly as whole numbers allow, the earlier phases
+    taking the remainder; with fewer steps than blocks the last phases get none and are dropped,
+    so the bottom blocks never unfreeze."""
+    n = len(blocks)
+    phases = [(blocks[n - 1 - i:], steps // n + (i < steps % n)) for i in range(n)]
+    return [(trainable, share) for trainable, share in phases if share > 0]
+
+
+def fit_gradual_unfreeze(model: nn.Module, train, steps: int, batch_size: int, lr: float,
+                         decay: float = 1.0, seed: int = 0, **fit_kwargs) -> list[History]:
+    """Gradual unfreezing (ULMFiT, Howard & Ruder 2018): the head learns first, then one more
+    named block from the top joins every ``steps / len(blocks)`` steps, until every block learns.
+
+    Each phase is :func:`fit_for_steps` on the blocks :func:`unfreeze_schedule` names, with its
+    own optimizer and cosine schedule (ULMFiT's one cycle per unfrozen layer); a block joins
+    once the layers above it have adapted to the new head, so the untrained head's first, large
+    gradients never reach it. Returns one History per phase; ``model`` ends with the last
+    phase's blocks trainable (every block, unless ``steps`` < blocks).
+    """
+    histories = []
+    for phase, (blocks, phase_steps) in enumerate(unfreeze_schedule(list(named_blocks(model)), steps)):
+        set_trainable(model, blocks)
+        histories.append(fit_for_steps(model, train, phase_steps, batch_size, lr, decay, seed + phase,
+                                       **fit_kwargs))
+    return histories
 
 
 def dihedral_copies(images: torch.Tensor) -> torch.Tensor:

@@ -32,10 +32,11 @@ from .audio import AudioDataset, SpecAugment, log_mel, split_by_speaker
 from .core import DataArgumentError, DataFileError, DatasetCard, ImageDataset, TextDataset
 from .online import LazyImageDataset
 from .registry import card, list_datasets, load
-from .splits import few_shot_indices, few_shot_subset, stratified_split, train_and_validation
+from .splits import (few_shot_indices, few_shot_subset, stratified_split, train_and_validation,
+                     train_and_validation_indices)
 
 __all__ = [
     "AudioDataset", "DataArgumentError", "DataFileError", "DatasetCard", "ImageDataset", "LazyImageDataset",
     "SpecAugment", "TextDataset", "card", "few_shot_indices", "few_shot_subset", "list_datasets", "load",
-    "log_mel", "split_by_speaker", "stratified_split", "train_and_validation",
+    "log_mel", "split_by_speaker", "stratified_split", "train_and_validation", "train_and_validation_indices",
 ]

@@ -70,7 +70,14 @@ def train_and_validation(ds, per_class: int, val_per_class: int, seed: int = 0):
     :func:`few_shot_subset` draws with ``seed``, and ``val_per_class`` *other* examples of every
     class to validate on. Both come from ``ds`` (the pool), so the test set stays untouched
     until the final number."""
+    train, val = train_and_validation_indices(ds, per_class, val_per_class, seed)
+    return ds.subset(train), ds.subset(val)
+
+
+def train_and_validation_indices(ds, per_class: int, val_per_class: int,
+                                 seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The sorted positions in ``ds`` that :func:`train_and_validation` keeps, ``(train, val)``:
+    to index a task's pool (``task.train_data(indices)``) or its cached features."""
     indices = few_shot_indices(ds, per_class + val_per_class, seed)  # raises when a class is short
-    chosen = set(few_shot_indices(ds, per_class, seed).tolist())
-    val = torch.tensor([i for i in indices.tolist() if i not in chosen], dtype=torch.long)
-    return ds.subset(torch.tensor(sorted(chosen), dtype=torch.long)), ds.subset(val)
+    train = few_shot_indices(ds, per_class, seed)
+    return train, indices[~torch.isin(indices, train)]

@@ -17,7 +17,7 @@ import copy
 import difflib
 import importlib.util
 import os
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import torch
@@ -178,9 +178,23 @@ def minilm_dir() -> str:
 
 
 def _from_pretrained(transformers, model_class, source: str, local_files_only: bool):
-    model = model_class.from_pretrained(source, local_files_only=local_files_only)
+    with _quiet_progress(transformers) if local_files_only else nullcontext():  # a download keeps its bar
+        model = model_class.from_pretrained(source, local_files_only=local_files_only)
     tokenizer = transformers.AutoTokenizer.from_pretrained(source, local_files_only=local_files_only)
     return model, tokenizer
+
+
+@contextmanager
+def _quiet_progress(transformers):
+    """transformers' progress bars off (its "Loading weights" bar of a load from disk says
+    nothing to a learner), then back as they were."""
+    was_enabled = transformers.utils.logging.is_progress_bar_enabled()
+    transformers.utils.logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            transformers.utils.logging.enable_progress_bar()
 
 
 @contextmanager
