@@ -47,6 +47,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .config import seed_everything
+from .data.audio import specaugment_copies
 from .data import few_shot_indices
 from .freeze import count_parameters, last_blocks, named_blocks, set_trainable, unfreeze
 from .prefix import split_model, stages
@@ -118,6 +119,7 @@ class Settings:
     cache_frozen: bool = True
     # "dihedral": train on every labelled image in its 8 orientations (4 rotations by 90°, each
     # also mirrored), for images whose orientation means nothing (scans, cells, satellite tiles).
+    # "specaugment": train on each spectrogram and 3 copies masked in time and frequency (notebook 06).
     augment: str | None = None
 
     @classmethod
@@ -180,7 +182,12 @@ def train_network(task, strategy: str, per_class: int, seed: int, settings: Sett
     return _fit_network(task, indices, strategy, seed, settings or Settings())[0]
 
 
-AUGMENTATIONS = {"dihedral": dihedral_copies}
+def _specaugment(spectrograms: torch.Tensor) -> torch.Tensor:
+    """The spectrograms and 3 SpecAugment-masked copies, the masks drawn from the run's seed."""
+    return specaugment_copies(spectrograms, copies=3, seed=torch.initial_seed())
+
+
+AUGMENTATIONS = {"dihedral": dihedral_copies, "specaugment": _specaugment}
 
 
 def _training_set(task, indices: torch.Tensor, settings: Settings):

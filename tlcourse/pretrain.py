@@ -35,14 +35,23 @@ def pretrain_small_cnn(profile: Profile | None = None, seed: int = 0, lr: float 
     source accuracy, so a checkpoint says how it was made.
     """
     profile = profile or get_profile()
-    seed_everything(seed)
     glyphs = load("glyphs", n=profile.pretrain_samples, chars=SOURCE_CHARS, size=32, seed=seed)
-    train, held_out = stratified_split(glyphs, test_fraction=0.1, seed=seed)
-    model = SmallCNN(num_classes=len(glyphs.classes))
-    history = fit(model, train, held_out, epochs=profile.pretrain_epochs, lr=lr,
-                  batch_size=128, seed=seed, cosine=True, progress=progress)
-    meta = {"profile": profile.name, "samples": profile.pretrain_samples,
-            "epochs": profile.pretrain_epochs, "seed": seed, "lr": lr, "classes": list(glyphs.classes),
+    model, history, meta = pretrain_on(glyphs, profile.pretrain_epochs, seed=seed, lr=lr, progress=progress)
+    return model, history, {"profile": profile.name, **meta}
+
+
+def pretrain_on(source, epochs: int, seed: int = 0, lr: float = 3e-3,
+                progress: bool = True) -> tuple[SmallCNN, History, dict]:
+    """A SmallCNN trained on any labelled image set ``source`` (an ImageDataset of 1 x 32 x 32
+    images: rendered letters, spectrograms): 90% to train on for ``epochs`` epochs (AdamW,
+    cosine-decayed ``lr``, batches of 128), 10% held out. Returns (model, history, metadata);
+    the metadata (plain types) holds the settings and the held-out source accuracy."""
+    seed_everything(seed)
+    train, held_out = stratified_split(source, test_fraction=0.1, seed=seed)
+    model = SmallCNN(num_classes=len(source.classes), in_channels=source.images.shape[1])
+    history = fit(model, train, held_out, epochs=epochs, lr=lr, batch_size=128, seed=seed, cosine=True,
+                  progress=progress)
+    meta = {"samples": len(source), "epochs": epochs, "seed": seed, "lr": lr, "classes": list(source.classes),
             "source_accuracy": evaluate(model, held_out)["accuracy"], "torch": str(torch.__version__)}
     return model, history, meta
 

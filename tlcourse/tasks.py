@@ -10,10 +10,14 @@
 - :func:`fonts_to_handwriting_task`: domain adaptation (notebook 05), an
   :class:`tlcourse.adapt.AdaptationTask`: digits rendered from fonts (labelled) -> the same
   handwritten digits as :func:`digits_task` (unlabelled for adaptation);
-- :func:`speech_sets`: notebook 06's synthetic speech at the profile's sizes (the data only, so far).
+- :func:`speech_sets`: notebook 06's synthetic speech at the profile's sizes, and
+  :func:`speech_tasks`: the spoken digits as 32 x 32 log-mel images, with three sources to
+  transfer from: a SmallCNN pretrained on other spoken words (near), the letters SmallCNN
+  (far: images to audio, same network) and the ImageNet Lite0 (far, and 11x larger).
 """
 from __future__ import annotations
 
+import time
 from typing import NamedTuple
 
 import torch
@@ -21,12 +25,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .adapt import AdaptationTask, adabn
-from .config import Profile, get_profile
-from .data import few_shot_subset, load, stratified_split
+from .config import Profile, cache_dir, get_profile
+from .data import few_shot_subset, load, spectrogram_images, stratified_split
 from .experiments import Settings, Task, _training_set, probe_on_features
-from .train import evaluate, extract_features, fit_for_steps
+from .train import _digest, evaluate, extract_features, fit_for_steps, save_atomic
 from .models import SmallCNN, pretrained
-from .pretrain import load_pretrained_cnn
+from .pretrain import load_pretrained_cnn, pretrain_on
 
 
 def backbone_input(size: int, mean: float = 0.5, std: float = 0.5):
@@ -56,33 +60,41 @@ def _split(data, profile: Profile):
     return few_shot_subset(pool, pool_per_class, seed=0), few_shot_subset(test, test_per_class, seed=0)
 
 
+def transfer_small_cnn(source: SmallCNN, num_classes: int):
+    """``make_model(pretrained)`` for a task: a fresh SmallCNN with ``num_classes`` outputs,
+    holding ``source``'s weights (everything but its head) when ``pretrained``."""
+    def make_model(use_pretrained: bool) -> nn.Module:
+        model = SmallCNN(num_classes=num_classes, in_channels=source.stem[0].in_channels)
+        if use_pretrained:
+            state = {k: v for k, v in source.state_dict().items() if not k.startswith("head.")}
+            model.load_state_dict(state, strict=False)  # everything but the source's head
+        return model
+
+    return make_model
+
+
 def digits_task(profile: Profile | None = None, checkpoint=None) -> Task:
     """Letters-pretrained SmallCNN (``checkpoint``, default: the shipped one) -> mnist5k at 32x32."""
     profile = profile or get_profile()
     pool, test = _split(load("mnist5k", size=32), profile)
     source, _ = load_pretrained_cnn(checkpoint)
-
-    def make_model(use_pretrained: bool) -> nn.Module:
-        model = SmallCNN(num_classes=10)
-        if use_pretrained:
-            state = {k: v for k, v in source.state_dict().items() if not k.startswith("head.")}
-            model.load_state_dict(state, strict=False)  # everything but the 26-letter head
-        return model
-
-    return Task("letters->digits", pool, test, make_model)
+    return Task("letters->digits", pool, test, transfer_small_cnn(source, 10))
 
 
 def lite0_task(dataset: str = "mnist5k", profile: Profile | None = None, **load_kwargs) -> Task:
     """ImageNet EfficientNet-Lite0 -> an offline image set, at ``profile.backbone_image_size``."""
     profile = profile or get_profile()
-    data = load(dataset, **load_kwargs)
-    pool, test = _split(data, profile)
+    pool, test = _split(load(dataset, **load_kwargs), profile)
+    return lite0_images_task(f"imagenet->{dataset}", pool, test, profile)
 
+
+def lite0_images_task(name: str, pool, test, profile: Profile) -> Task:
+    """ImageNet EfficientNet-Lite0 on a given pool and test set (ImageDatasets), its input
+    resized to ``profile.backbone_image_size``."""
     def make_model(use_pretrained: bool) -> nn.Module:
-        return pretrained("efficientnet_lite0", num_classes=len(data.classes), weights=use_pretrained)
+        return pretrained("efficientnet_lite0", num_classes=len(pool.classes), weights=use_pretrained)
 
-    return Task(f"imagenet->{dataset}", pool, test, make_model,
-                transform=backbone_input(profile.backbone_image_size))
+    return Task(name, pool, test, make_model, transform=backbone_input(profile.backbone_image_size))
 
 
 # small_scratch's input side: the SmallCNN's own 32 px. At 64 px each step cost 2.7x as much, and
@@ -152,3 +164,52 @@ def speech_sets(profile: Profile | None = None, seed: int = 0) -> SpeechSets:
     return SpeechSets(load("spoken_words", n=profile.speech_source_samples, seed=seed),
                       load("spoken_digits", n=profile.speech_target_samples, split="train", seed=seed),
                       load("spoken_digits", n=profile.max_eval, split="test", seed=seed))
+
+
+def words_cnn(source, profile: Profile | None = None, seed: int = 0, progress: bool = True) -> tuple[SmallCNN, dict]:
+    """The near source of notebook 06: a SmallCNN pretrained on ``source`` (spoken words as
+    :func:`tlcourse.data.spectrogram_images`) for ``profile.pretrain_epochs`` epochs, 10% held
+    out. Trained once, then read from the cache (a checkpoint named by a digest of the images,
+    labels and settings, loaded with ``weights_only=True``). Returns (model in eval mode, metadata
+    with the held-out accuracy on the words and the seconds training took)."""
+    profile = profile or get_profile()
+    key = _digest(torch.cat([source.images.flatten(), source.labels.float(),
+                             torch.tensor([profile.pretrain_epochs, seed], dtype=torch.float32)]))
+    path = cache_dir() / "speech" / f"words_cnn-{key[:16]}.pt"
+    if path.exists():
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    else:
+        start = time.perf_counter()
+        model, _, meta = pretrain_on(source, profile.pretrain_epochs, seed=seed, progress=progress)
+        checkpoint = {"state_dict": model.state_dict(), "meta": {**meta, "seconds": time.perf_counter() - start}}
+        save_atomic(checkpoint, path)
+    model = SmallCNN(num_classes=len(checkpoint["meta"]["classes"]), in_channels=source.images.shape[1])
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval(), checkpoint["meta"]
+
+
+class SpeechTasks(NamedTuple):
+    """Notebook 06's three transfer tasks on the same spoken digits, and what they come from."""
+
+    words: Task  # words->digits: SmallCNN pretrained on other spoken words (near source)
+    letters: Task  # letters->digits: the letters SmallCNN of notebook 01 (images -> audio, same network)
+    imagenet: Task  # imagenet->digits: EfficientNet-Lite0 on the spectrograms (images -> audio)
+    audio: SpeechSets  # the clips behind every image, in the same order (to listen to)
+    source: object  # ImageDataset: the spoken words as spectrograms, what ``words`` was pretrained on
+    words_meta: dict  # how the words CNN was trained: held-out accuracy, epochs, seconds
+
+
+def speech_tasks(profile: Profile | None = None, seed: int = 0, progress: bool = True) -> SpeechTasks:
+    """The spoken digits (:func:`speech_sets`) as 1 x 32 x 32 log-mel images, one pool and one
+    test set (speakers never heard in source or pool) shared by three tasks whose
+    ``make_model(True)`` starts from a different source: other spoken words, letters, ImageNet.
+    ``make_model(False)`` of ``words`` and ``letters`` is the same SmallCNN from scratch."""
+    profile = profile or get_profile()
+    audio = speech_sets(profile, seed=seed)
+    source, pool, test = (spectrogram_images(part) for part in audio)
+    words, meta = words_cnn(source, profile, seed=seed, progress=progress)
+    letters, _ = load_pretrained_cnn()
+    imagenet = lite0_images_task("imagenet->digits", pool, test, profile)
+    return SpeechTasks(Task("words->digits", pool, test, transfer_small_cnn(words, len(pool.classes))),
+                       Task("letters->digits", pool, test, transfer_small_cnn(letters, len(pool.classes))),
+                       imagenet, audio, source, meta)

@@ -25,10 +25,10 @@ Online (downloaded once into ``cache_dir()``, then offline): ``cifar10``, ``flow
 
 ``card(name)`` says where each comes from and under which license; ``stratified_split`` and
 ``few_shot_subset`` cut any of them into train/test parts and label budgets,
-``split_by_speaker`` cuts speech by speaker. ``log_mel`` turns clips into spectrograms and
-``SpecAugment`` masks them.
+``split_by_speaker`` cuts speech by speaker. ``log_mel`` turns clips into spectrograms,
+``spectrogram_images`` into 32 x 32 images a CNN reads, and ``SpecAugment`` masks them.
 """
-from .audio import AudioDataset, SpecAugment, log_mel, split_by_speaker
+from .audio import AudioDataset, SpecAugment, log_mel, spectrogram_images, split_by_speaker
 from .core import DataArgumentError, DataFileError, DatasetCard, ImageDataset, TextDataset
 from .online import LazyImageDataset
 from .registry import card, list_datasets, load
@@ -38,5 +38,6 @@ from .splits import (few_shot_indices, few_shot_subset, stratified_split, train_
 __all__ = [
     "AudioDataset", "DataArgumentError", "DataFileError", "DatasetCard", "ImageDataset", "LazyImageDataset",
     "SpecAugment", "TextDataset", "card", "few_shot_indices", "few_shot_subset", "list_datasets", "load",
-    "log_mel", "split_by_speaker", "stratified_split", "train_and_validation", "train_and_validation_indices",
+    "log_mel", "spectrogram_images", "split_by_speaker", "stratified_split", "train_and_validation",
+    "train_and_validation_indices",
 ]

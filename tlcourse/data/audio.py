@@ -11,12 +11,13 @@ torchaudio has no build for the torch version the course pins.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Sequence
 
 import torch
 from torch.utils.data import Dataset
 
-from .core import DataArgumentError, DatasetCard, _as_labels, _check_classes, _custom_card, as_index
+from .core import DataArgumentError, DatasetCard, ImageDataset, _as_labels, _check_classes, _custom_card, as_index
 
 SAMPLE_RATE = 16_000  # Hz, as in Speech Commands and most keyword-spotting work
 
@@ -127,6 +128,39 @@ def log_mel(waveforms: torch.Tensor, sample_rate: int = SAMPLE_RATE, n_mels: int
     filters = mel_filterbank(n_mels, n_fft, sample_rate).to(waveforms.device)
     mel = filters @ spectrum.abs().square()
     return torch.log(mel + eps).unsqueeze(1)
+
+
+# The spectrogram the course's CNNs read: 32 mel bands x 32 frames of 32 ms (64 ms windows, half
+# overlapping) for a 1 s clip: a 32 x 32 image, the SmallCNN's own input size.
+SPECTROGRAM = {"n_mels": 32, "n_fft": 1024, "window_ms": 64.0, "hop_ms": 32.0}
+TOP_DB = 80.0  # dynamic range kept below each clip's loudest cell, as librosa.power_to_db(top_db=80)
+
+
+def spectrogram_images(ds: AudioDataset, top_db: float = TOP_DB, **mel_kwargs) -> ImageDataset:
+    """Every clip as a grey image (N, 1, 32, 32) in [0, 1]: its log-mel spectrogram
+    (:data:`SPECTROGRAM`; ``mel_kwargs`` override), 1 at the clip's loudest cell, 0 at
+    ``top_db`` decibels below it or quieter. Scaling by each clip's own loudest cell makes a
+    quiet speaker and a loud one look alike. Labels, classes and order are the clips'.
+    """
+    if not isinstance(ds, AudioDataset):
+        raise DataArgumentError(f"spectrogram_images takes an AudioDataset (load('spoken_digits'), ...); "
+                                f"got {type(ds).__name__}.")
+    mel = log_mel(ds.waveforms, ds.sample_rate, **{**SPECTROGRAM, **mel_kwargs})
+    loudest = mel.amax(dim=(1, 2, 3), keepdim=True)
+    nats = top_db / (10 / torch.log(torch.tensor(10.0)))  # decibels of power -> natural log units
+    images = ((mel - loudest) / nats + 1).clamp(0, 1)
+    bands, frames = images.shape[2:]
+    card = replace(ds.card, name=f"{ds.card.name} (log-mel)",
+                   input=f"1 x {bands} mel bands x {frames} frames in [0, 1] (log-mel spectrogram)")
+    return ImageDataset(images.contiguous(), ds.labels, ds.classes, card)
+
+
+def specaugment_copies(images: torch.Tensor, copies: int = 3, seed: int = 0) -> torch.Tensor:
+    """(N, 1, F, T) spectrograms -> ((copies + 1) N, ...): the originals, then ``copies`` masked
+    versions (:class:`SpecAugment`, seeded): a fixed augmented set, like
+    :func:`tlcourse.train.dihedral_copies`, so a frozen prefix can take it once."""
+    augment = SpecAugment(seed=seed)
+    return torch.cat([images] + [augment(images) for _ in range(copies)])
 
 
 class SpecAugment:
