@@ -117,6 +117,14 @@ def test_embed_runs_without_dropout_or_gradients_and_restores_train_mode(fake_hf
     assert encoder.model.training and not first.requires_grad
 
 
+def test_embed_shows_progress_when_asked(fake_hf_cache, clips, capfd):
+    encoder = speech_model("wav2vec2", device="cpu")
+    encoder.embed(clips, batch_size=2)
+    assert "embedding with wav2vec2" in capfd.readouterr().err
+    encoder.embed(clips, batch_size=2, progress=False)
+    assert "embedding with" not in capfd.readouterr().err
+
+
 def test_local_directory(tmp_path, tiny_models, clips):
     tiny_models["facebook/hubert-base-ls960"].save_pretrained(tmp_path)
     transformers.Wav2Vec2FeatureExtractor().save_pretrained(tmp_path)
@@ -147,3 +155,13 @@ def test_list_models_says_which_speech_models_are_cached(fake_hf_cache, tmp_path
     assert {"wav2vec2-base": True, "hubert-base-ls960": True}.items() <= list_models().items()
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty"))
     assert {"wav2vec2-base": False, "hubert-base-ls960": False}.items() <= list_models().items()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_embed_on_the_gpu_matches_the_cpu(fake_hf_cache, clips):
+    on_gpu = speech_model("wav2vec2", device="cuda")
+    assert next(on_gpu.model.parameters()).device.type == "cuda"
+    vectors = on_gpu.embed(clips, progress=False)
+    assert vectors.device.type == "cpu"
+    on_cpu = speech_model("wav2vec2", device="cpu").embed(clips, progress=False)
+    assert torch.allclose(vectors, on_cpu, atol=5e-3)  # cuDNN may run the convolutions in TF32
