@@ -68,10 +68,10 @@ class SpeechEncoder:
         a head fine-tuned on top sees, as for text. For a frozen probe it is not always the
         best: the last layers of wav2vec 2.0 drift back toward the local acoustic features its
         pretraining predicts, and the middle ones carry more phonetic and word information
-        (Pasad et al., 2021), so try ``layer=6``
-        of 12 too; HuBERT's top layers lose less of it (Pasad et al., 2023). ``layer=0`` is the
-        transformer's input (the convolutional features). The model runs in eval mode without
-        gradients; each batch stays on ``self.device`` until its vectors are pooled.
+        (Pasad et al., 2021), so try ``layer=6`` of 12 too; HuBERT's top layers lose less of it
+        (Pasad et al., 2023). ``layer=0`` is the transformer's input (the convolutional
+        features). The model runs in eval mode without gradients; each batch stays on
+        ``self.device`` until its vectors are pooled.
         """
         waveforms = self._check(waveforms, layer, sample_rate)
         chunks = [torch.empty(0, self.dim)]
