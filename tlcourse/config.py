@@ -67,7 +67,7 @@ PROFILES: dict[str, Profile] = {
         text_labels_per_class=(25, 100, 500, 2_500), text_finetune_labels_per_class=(100,), text_finetune_steps=24,
         text_scratch_steps=100, adapt_source_samples=3_000, adapt_steps=150,
         scan_labels_per_class=(10, 50),
-        speech_source_samples=4_000, speech_target_samples=2_000,
+        speech_source_samples=4_000, speech_target_samples=1_000,
     ),
     "gpu": Profile(
         name="gpu", backbone_image_size=224, batch_size=128, finetune_steps=300,

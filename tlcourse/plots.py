@@ -232,3 +232,40 @@ def heatmap_grid(images, heatmaps, titles=None, columns: int = 4, size: float = 
             top.set_title(str(titles[i]), fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def spectrogram_grid(images, titles=None, columns: int = 5, size: float = 1.7):
+    """Spectrogram images ``(N, 1, bands, frames)`` (from :func:`tlcourse.data.spectrogram_images`)
+    in a grid: time runs left to right, low frequencies at the bottom, loud is bright.
+    Returns the Figure."""
+    images = images.detach().cpu()
+    if images.dim() != 4 or images.shape[1] != 1:
+        raise ValueError(f"spectrogram_grid takes (N, 1, bands, frames) spectrograms; got {tuple(images.shape)}.")
+    rows = math.ceil(len(images) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(images):
+            ax.imshow(images[i, 0].numpy(), origin="lower", cmap="magma", aspect="auto", vmin=0, vmax=1)
+            if titles is not None:
+                ax.set_title(str(titles[i]), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def players(waveforms, sample_rate: int, captions):
+    """An audio player per clip ``(N, T)`` with its caption above it, in one HTML table: what a
+    learner should hear before reading any number. Returns an ``IPython.display.HTML``."""
+    from html import escape
+
+    from IPython.display import HTML, Audio
+
+    waveforms = waveforms.detach().cpu()
+    if waveforms.dim() != 2 or len(waveforms) != len(captions):
+        raise ValueError(f"players takes clips (N, T) and N captions; got {tuple(waveforms.shape)} and "
+                         f"{len(captions)} captions.")
+    cells = [f"<td style='padding:4px'><div style='font-size:80%'>{escape(str(caption))}</div>"
+             f"{Audio(wave.numpy(), rate=sample_rate, normalize=False)._repr_html_()}</td>"
+             for wave, caption in zip(waveforms, captions)]
+    rows = ["<tr>" + "".join(cells[i:i + 4]) + "</tr>" for i in range(0, len(cells), 4)]
+    return HTML("<table>" + "".join(rows) + "</table>")

@@ -158,8 +158,13 @@ def spectrogram_images(ds: AudioDataset, top_db: float = TOP_DB, **mel_kwargs) -
 def specaugment_copies(images: torch.Tensor, copies: int = 3, seed: int = 0) -> torch.Tensor:
     """(N, 1, F, T) spectrograms -> ((copies + 1) N, ...): the originals, then ``copies`` masked
     versions (:class:`SpecAugment`, seeded): a fixed augmented set, like
-    :func:`tlcourse.train.dihedral_copies`, so a frozen prefix can take it once."""
-    augment = SpecAugment(seed=seed)
+    :func:`tlcourse.train.dihedral_copies`, so a frozen prefix can take it once.
+
+    The masks are sized to the spectrogram as SpecAugment's defaults are to 40 bands x 10 ms
+    frames: up to a fifth of the bands, and up to a tenth of the frames (3 frames of 32 ms,
+    about one phoneme, on the course's 32 x 32 images)."""
+    bands, frames = images.shape[-2:]
+    augment = SpecAugment(freq_width=max(1, bands // 5), time_width=max(1, frames // 10), seed=seed)
     return torch.cat([images] + [augment(images) for _ in range(copies)])
 
 
