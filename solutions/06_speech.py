@@ -103,11 +103,11 @@ q2.check(lite0_model)
 # ## q3 · Near or far source for 5 labels per class? Measure, then choose (3 points)
 #
 # Near: `speech.words`, a SmallCNN pretrained on other spoken words. Far: `speech.imagenet`,
-# ImageNet Lite0 on the same spectrograms. Measure the linear probe of each and the SmallCNN
-# from scratch (`scratch` on `speech.words`) with `BUDGET` = 5 labels per class over
-# `profile.seeds`, with `Settings.for_profile(profile)`, in one table `results` (two `compare`
-# calls joined with `pd.concat`). Then set `best_source` to the key of `ARMS` (`"words"`,
-# `"imagenet"` or `"scratch"`) with the best mean accuracy. The check re-runs every arm itself.
+# ImageNet Lite0 on the same spectrograms. Measure the linear probe of each, and for scale the
+# SmallCNN from scratch (`scratch` on `speech.words`), with `BUDGET` = 5 labels per class over
+# `profile.seeds` and `Settings.for_profile(profile)`, in one table `results` (two `compare`
+# calls joined with `pd.concat`). Then set `best_source` to the key of `ARMS` (`"words"` or
+# `"imagenet"`) whose probe has the best mean accuracy. The check runs both probes again itself.
 
 # %%
 # q3

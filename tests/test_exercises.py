@@ -585,4 +585,5 @@ def test_ex06_q3_re_measures_the_table_and_the_choice():
     assert result.status == INCORRECT and "the same run here scores" in result.feedback[0]
     result = verdict(results[results["task"] != speech.imagenet.name], best)
     assert result.status == INCORRECT and "no linear_probe run on imagenet->digits" in result.feedback[0]
-    assert "should be one of" in verdict(results, "ImageNet").feedback[0]
+    assert "should be one of" in verdict(results, "scratch").feedback[0]
+    assert verdict(results[results["strategy"] != "scratch"], best).status == CORRECT  # scratch is for scale
