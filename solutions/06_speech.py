@@ -113,9 +113,9 @@ q2.check(lite0_model)
 # q3
 results = best_source = None
 ### BEGIN SOLUTION
-settings = Settings.for_profile(profile)
-results = pd.concat([compare(speech.words, ["scratch", "linear_probe"], [BUDGET], profile.seeds, settings),
-                     compare(speech.imagenet, ["linear_probe"], [BUDGET], profile.seeds, settings)])
+speech_settings = Settings.for_profile(profile)
+results = pd.concat([compare(speech.words, ["scratch", "linear_probe"], [BUDGET], profile.seeds, speech_settings),
+                     compare(speech.imagenet, ["linear_probe"], [BUDGET], profile.seeds, speech_settings)])
 means = results.groupby(["task", "strategy"])["accuracy"].mean()
 best_source = max(ARMS, key=lambda arm: means[ARMS[arm]])
 ### END SOLUTION
