@@ -467,3 +467,123 @@ def test_ex05_q3_rule_takes_the_highest_safe_threshold(monkeypatch):
     assert feedback(0.5)[0].startswith("at 0.5 only 94.0% of the held-out source images that confident "
                                        "are right (at least 95%)")
     assert feedback(0.99)[0].startswith("at 0.99 only 23% of the pool")
+
+
+# Exercise 06: the log-mel spectrogram by hand, Lite0 frozen for spectrograms, near or far source.
+
+def log_mel_as_written(power=2, window="hann", log=torch.log, hop_ms=32.0, centre=True, transpose=False, eps=1e-6):
+    """q1's answer as a learner writes it, with the usual slips as options."""
+    from tlcourse.data.audio import mel_filterbank
+
+    def log_mel_by_hand(waveform):
+        n_fft, hop = 1024, round(16_000 * hop_ms / 1000)
+        x = torch.nn.functional.pad(waveform, (n_fft // 2, n_fft // 2)) if centre else waveform
+        windows = {"hann": torch.hann_window(n_fft), "none": torch.ones(n_fft),
+                   "symmetric": torch.hann_window(n_fft, periodic=False)}
+        spectrum = torch.fft.rfft(x.unfold(0, n_fft, hop) * windows[window]).abs() ** power
+        mel = log(mel_filterbank(32, n_fft, 16_000) @ spectrum.T + eps)
+        return mel.T if transpose else mel
+
+    return log_mel_by_hand
+
+
+def test_ex06_q1_matches_the_library_and_names_each_slip():
+    from tlcourse.data import log_mel
+    from tlcourse.exercises import ex06
+
+    def verdict(function):
+        return ex06.q1.evaluate({"log_mel_by_hand": function})
+
+    assert verdict(log_mel_as_written()).status == CORRECT
+    library = lambda w: log_mel(w[None], 16_000, **ex06.SETTINGS)[0, 0]  # noqa: E731
+    assert verdict(library).status == CORRECT  # the reference it is compared with
+    slips = {"*amplitude*": log_mel_as_written(power=1), "this is log10": log_mel_as_written(log=torch.log10),
+             "no window was applied": log_mel_as_written(window="none"),
+             "the symmetric one": log_mel_as_written(window="symmetric"),
+             "transposed": log_mel_as_written(transpose=True),
+             "the silent cells differ": log_mel_as_written(eps=1e-10)}
+    for message, function in slips.items():
+        result = verdict(function)
+        assert (result.status, result.points) == (PARTIAL, round(2 / 3, 2)) and message in result.feedback[0], \
+            (message, result.feedback)
+    for function, message in [(log_mel_as_written(hop_ms=64), "the hop is a whole window"),
+                              (log_mel_as_written(centre=False), "not centred"),
+                              (log_mel_as_written(hop_ms=16), "512 samples at 16000 Hz"),
+                              (lambda w: library(w)[None], "squeeze"), (42, "should be a function")]:
+        result = verdict(function)
+        assert result.status == INCORRECT and message in result.feedback[0], (message, result.feedback)
+    clip = references.speech().audio.pool.waveforms[0]
+    hard_coded = verdict(lambda w: library(clip))  # right on the notebook's clip only
+    assert hard_coded.status == PARTIAL and "on a digit spoken by another voice" in hard_coded.feedback[0]
+
+
+def test_ex06_q2_checks_names_batchnorm_and_runs_its_own_fit():
+    from tlcourse.exercises import ex06
+    from tlcourse.models import pretrained, replace_head
+
+    make = references.speech().imagenet.make_model
+
+    def verdict(model):
+        return ex06.q2.evaluate({"lite0_model": model})
+
+    def prepared(model, blocks=("head",), policy="frozen_eval"):
+        set_trainable(model, list(blocks)).train()
+        return apply_bn_policy(model, policy)
+
+    right = prepared(make(True))
+    before = copy.deepcopy(right.state_dict())
+    assert verdict(right).status == CORRECT
+    assert all(torch.equal(v, right.state_dict()[k]) for k, v in before.items())  # the fit ran on a copy
+    result = verdict(prepared(make(True), policy="train_all"))
+    assert result.status == PARTIAL and "are in training mode" in result.feedback[0]
+    assert "pretrained tensor(s) changed (" in result.feedback[1] and "running_mean" in result.feedback[1]
+    result = verdict(prepared(make(True), blocks=("stage7", "neck", "head")))
+    assert result.status == PARTIAL
+    assert "backbone parameter(s) still learn (blocks.6.0.conv_pw.weight" in result.feedback[0]
+    assert "pretrained tensor(s) changed" in result.feedback[-1]
+    result = verdict(prepared(make(True)).eval())
+    assert (result.status, result.points) == (PARTIAL, 1.5) and "is in eval mode" in result.feedback[0]
+    frozen_head = prepared(make(True))
+    frozen_head.classifier.requires_grad_(False)
+    result = verdict(frozen_head)
+    assert "the head is frozen too" in result.feedback[0] and "head did not change" in result.feedback[1]
+    result = verdict(prepared(make(False)))
+    assert (result.status, result.points) == (PARTIAL, 1.5) and "pretrained tensor(s) changed" in result.feedback[0]
+    imagenet_head = pretrained("efficientnet_lite0")
+    result = verdict(imagenet_head)
+    assert result.status == INCORRECT and "still predicts the 1000" in result.feedback[0]
+    replace_head(imagenet_head, 10)
+    assert verdict(prepared(imagenet_head)).status == CORRECT
+
+
+@pytest.mark.slow  # the Lite0 features of pool and test: 4-10 s on 2 busy cores
+def test_ex06_q3_re_measures_the_table_and_the_choice():
+    import pandas as pd
+    from tlcourse import get_profile
+    from tlcourse.exercises import ex06
+    from tlcourse.experiments import Settings, compare
+
+    speech, profile = references.speech(), get_profile()
+    assert {name for name, _ in ex06.ARMS.values()} == {speech.words.name, speech.imagenet.name}
+    settings = Settings.for_profile(profile)
+    results = pd.concat([compare(task, strategies, [5], profile.seeds, settings, progress=False)
+                         for task, strategies in [(speech.words, ["scratch", "linear_probe"]),
+                                                  (speech.imagenet, ["linear_probe"])]])
+    means = results.groupby(["task", "strategy"])["accuracy"].mean()
+    best = max(ex06.ARMS, key=lambda arm: means[ex06.ARMS[arm]])
+
+    def verdict(table, choice):
+        return ex06.q3.evaluate({"results": table, "best_source": choice})
+
+    assert verdict(results, best).status == CORRECT
+    worst = min(ex06.ARMS, key=lambda arm: means[ex06.ARMS[arm]])
+    result = verdict(results, worst)
+    assert (result.status, result.points) == (PARTIAL, 1.5) and "the measurement says" in result.feedback[0]
+    typed = results.assign(accuracy=[1.0 if (t, s) == ex06.ARMS[worst] else 0.0
+                                     for t, s in zip(results["task"], results["strategy"])])
+    result = verdict(typed, worst)  # a table typed to favour the worst arm earns nothing
+    assert result.status == INCORRECT and "the same run here scores" in result.feedback[0]
+    result = verdict(results[results["task"] != speech.imagenet.name], best)
+    assert result.status == INCORRECT and "no linear_probe run on imagenet->digits" in result.feedback[0]
+    assert "should be one of" in verdict(results, "scratch").feedback[0]
+    assert verdict(results[results["strategy"] != "scratch"], best).status == CORRECT  # scratch is for scale

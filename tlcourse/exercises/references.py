@@ -40,3 +40,34 @@ def tweets_accuracy(strategy: str, per_class: int, seed: int = 0) -> float:
     from ..nlp import text_settings
 
     return run_one(tweets(), strategy, per_class, seed, text_settings(get_profile()))["accuracy"]
+
+
+@lru_cache(maxsize=1)
+def speech():
+    """Notebook 06's spoken digits and their three sources with the current profile, as
+    exercise 06 builds them (clips and the words CNN come from the cache after the first call)."""
+    from ..tasks import speech_tasks  # imported here: only exercise 06 needs the speech sets
+
+    return speech_tasks(get_profile(), progress=False)
+
+
+def profile_seeds() -> tuple[int, ...]:
+    return tuple(get_profile().seeds)
+
+
+@lru_cache(maxsize=1)
+def lite0_state() -> dict:
+    """The state of ``speech().imagenet.make_model(True)``: ImageNet weights and BatchNorm
+    statistics, with a new (random) 10-class head."""
+    return {k: v.detach().clone() for k, v in speech().imagenet.make_model(True).state_dict().items()}
+
+
+@lru_cache(maxsize=None)
+def speech_accuracy(arm: str, per_class: int, seed: int = 0) -> float:
+    """Test accuracy of one reference run of exercise 06's ``arm`` (a key of ``ex06.ARMS``),
+    with ``Settings.for_profile``: probes cost a feature pass each, once per process."""
+    from .ex06 import ARMS
+
+    name, strategy = ARMS[arm]
+    task = next(t for t in (speech().words, speech().imagenet) if t.name == name)
+    return run_one(task, strategy, per_class, seed, Settings.for_profile(get_profile()))["accuracy"]
