@@ -13,6 +13,10 @@ DEV_STAMP := $(VENV)/.dev-stamp
 PORT   ?= 8888
 # LAB_EXTRA lets a test start exactly this server headless: make lab LAB_EXTRA="--no-browser ..."
 LAB_EXTRA ?=
+# Test processes (pytest-xdist): the suite's files and notebooks in parallel, one core each.
+# TEST_JOBS=1 runs everything in one process, as a plain `pytest` does.
+TEST_JOBS ?= 2
+PYTEST := $(BIN)/python -m pytest $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile)
 # What `make test-fast` leaves out: claim tests, notebooks, grader runs, JupyterLab, slow tests.
 FAST := not (slow or claims or notebooks or grader or lab)
 
@@ -38,7 +42,7 @@ lab: setup
 	$(BIN)/jupyter lab --ServerApp.allow_root=True --ServerApp.port=$(PORT) --ServerApp.root_dir=. $(LAB_EXTRA) notebooks/00_welcome.ipynb
 
 test: setup-dev grading-sandbox
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 # `tlcourse grade` isolates each submission with bubblewrap (Debian package `bubblewrap`); the
 # tests attack that sandbox, so `make test` installs it when missing, if it runs as root with
@@ -50,7 +54,7 @@ grading-sandbox:
 	  echo "bwrap is missing: install bubblewrap (sudo apt-get install bubblewrap) for the sandbox tests"
 
 test-fast: setup-dev
-	$(BIN)/python -m pytest -m "$(FAST)" tests
+	$(PYTEST) -m "$(FAST)" tests
 
 # After editing a notebook (its .py source or the .ipynb in JupyterLab): bring each pair in step
 # (the newer file wins; a new .py gets its .ipynb), then regenerate exercises/ from solutions/.

@@ -32,6 +32,11 @@ TEST_ENV = {
     "MPLCONFIGDIR": str(CACHE / "matplotlib"),
 }
 os.environ.update(TEST_ENV)  # before any test module imports tlcourse; kernels inherit it
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs two pytest processes (pytest-xdist, --dist loadfile: each file, and each
+    # notebook's cells, in one process): one core each, so their torch threads (and the notebook
+    # kernels and grader runs they start) do not fight over the same cores.
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // 2)))
 
 MARKS_BY_FILE = {"test_claims_": "claims", "test_grader": "grader", "test_sandbox": "grader",
                  "test_jupyterlab": "lab"}

@@ -66,8 +66,9 @@ def test_environment_yml_is_the_learner_set_at_the_constrained_versions():
 
 
 # Declared for what they run, not for an import: the notebook server, its kernel, the pytest
-# plugin and the pairing tool (jupytext is also imported by the notebook-source test).
-PROGRAMS = {"jupyterlab", "ipykernel", "nbval", "jupytext", "pytest"}
+# plugins (nbval; pytest-xdist, which runs `make test` in two processes) and the pairing tool
+# (jupytext is also imported by the notebook-source test).
+PROGRAMS = {"jupyterlab", "ipykernel", "nbval", "jupytext", "pytest", "pytest-xdist"}
 
 
 def test_every_declared_library_is_imported_somewhere():
