@@ -264,9 +264,23 @@ except OfflineError as error:
 
 # %% [markdown]
 # Online, a network pretrained on hundreds of hours of real speech (wav2vec 2.0, HuBERT) is the
-# near source a practitioner would reach for; its features go into the same probe. Expect a
-# model trained only on eSpeak's voices to do worse on real recordings than on the synthetic
-# test voices: that gap is a domain gap (notebook 05), and measuring it is a good project.
+# near source a practitioner would reach for: `speech_model(name).embed(clips)` gives one
+# feature vector per clip, for the same linear probe (`tlcourse.train.fit_linear_probe`).
+# Offline, it too says at once what to use instead:
+
+# %%
+from tlcourse.models import speech_model
+
+try:
+    wav2vec = speech_model("facebook/wav2vec2-base")
+    print(f"loaded; features of two test clips: {tuple(wav2vec.embed(test.waveforms[:2]).shape)}")
+except OfflineError as error:
+    print(error)
+
+# %% [markdown]
+# Expect a model trained only on eSpeak's voices to do worse on real recordings than on the
+# synthetic test voices: that gap is a domain gap (notebook 05), and measuring it is a good
+# project.
 #
 # ## What we measured
 #
