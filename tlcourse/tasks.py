@@ -28,9 +28,9 @@ from .adapt import AdaptationTask, adabn
 from .config import Profile, cache_dir, get_profile
 from .data import few_shot_subset, load, spectrogram_images, stratified_split
 from .experiments import Settings, Task, _training_set, probe_on_features
-from .train import _digest, evaluate, extract_features, fit_for_steps, save_atomic
+from .train import _digest, evaluate, extract_features, fit_for_steps
 from .models import SmallCNN, pretrained
-from .pretrain import load_pretrained_cnn, pretrain_on
+from .pretrain import load_pretrained_cnn, pretrain_on, save_checkpoint
 
 
 def backbone_input(size: int, mean: float = 0.5, std: float = 0.5):
@@ -176,16 +176,11 @@ def words_cnn(source, profile: Profile | None = None, seed: int = 0, progress: b
     key = _digest(torch.cat([source.images.flatten(), source.labels.float(),
                              torch.tensor([profile.pretrain_epochs, seed], dtype=torch.float32)]))
     path = cache_dir() / "speech" / f"words_cnn-{key[:16]}.pt"
-    if path.exists():
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    else:
+    if not path.exists():
         start = time.perf_counter()
         model, _, meta = pretrain_on(source, profile.pretrain_epochs, seed=seed, progress=progress)
-        checkpoint = {"state_dict": model.state_dict(), "meta": {**meta, "seconds": time.perf_counter() - start}}
-        save_atomic(checkpoint, path)
-    model = SmallCNN(num_classes=len(checkpoint["meta"]["classes"]), in_channels=source.images.shape[1])
-    model.load_state_dict(checkpoint["state_dict"])
-    return model.eval(), checkpoint["meta"]
+        save_checkpoint(model, {**meta, "seconds": time.perf_counter() - start}, path)
+    return load_pretrained_cnn(path)
 
 
 class SpeechTasks(NamedTuple):
