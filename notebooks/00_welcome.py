@@ -121,9 +121,12 @@ photo_grid(photos, labels);
 # %% [markdown]
 # Look at the mistakes too: they are lessons. `flower.jpg` is a *dahlia*, but ImageNet has no
 # dahlia class, so the model answers with its nearest class, *daisy*; the astronaut becomes a
-# *football helmet*. A pretrained model can only speak the vocabulary of its source data:
-# what the source lacked (or over-represented) travels with the weights. Notebook 07 measures
-# this kind of inherited bias.
+# *football helmet*. A pretrained model can only answer in the vocabulary of its source data.
+# That is a gap in the label set, not yet a bias, and transfer fixes it: a new head trained on
+# your own classes (notebook 02) can name dahlias. Inherited *bias* goes deeper, into the
+# features: associations the source data held (a name that tilts a sentiment score, a mark that
+# stood for a class) travel with the weights and survive a new head. Notebook 07 measures it in
+# the real pretrained language model and in a source where we plant the association ourselves.
 
 # %% [markdown]
 # The full top-5 of one photo shows the model's uncertainty: its second and third guesses are

@@ -31,8 +31,12 @@
 # the body (feature extraction) or let it learn (fine-tuning).
 #
 # Offline, our pretrained model is **all-MiniLM-L6-v2**: a 6-layer BERT (22.7M parameters),
-# distilled from a larger one and then trained to give similar vectors to sentences with
-# similar meanings. The target: **real tweets** that crowd workers labelled negative or
+# distilled from a larger one and then trained *contrastively* on a very large collection of
+# sentence pairs (a question and its answer, a post and its title) to give similar vectors to
+# sentences with similar meanings. That second training is why its frozen sentence vectors make
+# such a strong probe below: do not expect the same of a plain BERT, whose averaged token vectors
+# were never trained to be compared (online, the last section lets you try `bert-base-uncased`).
+# The target: **real tweets** that crowd workers labelled negative or
 # positive. On the same labelled tweets we compare:
 #
 # | strategy | what learns | pretrained? |
@@ -160,9 +164,13 @@ trainable_summary(model)
 # ### Try it: the FreezePanel on MiniLM
 #
 # The panel of notebook 03 works on any model the freeze helpers can name. Toggle layers,
-# pick a learning rate (fine-tuning a transformer wants small ones, around 1e-4 to 1e-3) and
-# press **Train**: each run fine-tunes a fresh copy of MiniLM on the labelled tweets of the
-# smallest fine-tuning budget below (100 per class in the `cpu` profile), for the same number
+# pick a learning rate and press **Train**. The panel starts at 1e-3 for every layer you
+# unfreeze; the comparisons below give the new head 1e-3 and halve the rate at each layer below
+# it, so the lowest layers learn at under 2e-5. BERT-family models are usually fine-tuned at
+# 2e-5 to 5e-5 for every layer (Devlin et al., 2019), over a few epochs of thousands of examples;
+# here the CPU budget is a few dozen steps, and the head starts from random weights with only
+# those steps to learn: try 2e-5 in the panel and compare its curve with 1e-3's. Each run
+# fine-tunes a fresh copy of MiniLM on the labelled tweets of the smallest fine-tuning budget below (100 per class in the `cpu` profile), for the same number
 # of steps as those runs, and draws its **validation** curve on 50 other pool tweets per class.
 # The test set stays out of it: it is kept for the final numbers of the comparisons. Every
 # epoch is a few seconds per trainable layer on a laptop CPU.
