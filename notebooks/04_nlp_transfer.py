@@ -244,6 +244,45 @@ print(describe(everything, "finetune_last_k", "finetune_all"))
 #   this run's ratio is printed above (`benchmarks/text_costs.py` measures it on your machine).
 
 # %% [markdown]
+# ## Offline: answering questions and summing up, with the same MiniLM
+#
+# Sentence vectors do more than feed a classifier. Without any training at all:
+#
+# * **answer retrieval** (extractive question answering at the level of sentences): embed the
+#   question and every sentence of a passage, and answer with the sentence nearest in meaning;
+# * **extractive summary** (the centroid method): embed every sentence and keep the one nearest
+#   their mean, the most typical sentence of the passage.
+#
+# The course wrote twelve short passages with three questions each and marked, for every
+# passage, the sentence that sums it up (`tlcourse.data.passages`). Some questions reuse a word
+# of their answer, others ask in other words ("Can I take my bike on board?" for a sentence about
+# bicycles): the table splits them, mechanically, by shared words. The baselines count words
+# only: TF-IDF vectors in place of MiniLM's, and for summaries, the first sentence.
+
+# %%
+from tlcourse.data.passages import PASSAGES
+from tlcourse.nlp_apps import central_sentence, retrieval_comparison, retrieve_answer
+
+passage = PASSAGES[2]["sentences"]
+question = "Can I take my bike on board?"
+print("MiniLM:", passage[retrieve_answer(question, passage, task.encoder)])
+print("TF-IDF:", passage[retrieve_answer(question, passage)])
+retrieval_comparison(task.encoder)
+
+# %% [markdown]
+# Read the table (accuracy in percent; `items` counts what each row scores; the numbers are
+# printed above and do not depend on a seed, since nothing is trained):
+#
+# * When the question uses its answer's words, word matching already does well; when it asks
+#   **in other words**, TF-IDF has nothing to match, while the pretrained vectors still place
+#   "bike" near "bicycles": this is what pretraining on sentence pairs bought.
+# * For **summaries**, the first sentence beats the centroid here. The course's passages, like
+#   news articles, mostly open with the sentence that sums them up, and "most typical sentence"
+#   is not the same thing as "summary". A strong, dumb baseline is worth running before any
+#   model: summarisation research reports the first sentences ("lead") for exactly this reason.
+#   `tests/test_claims_04.py` holds both findings.
+#
+# %% [markdown]
 # ## Online: BERT, RoBERTa, DistilBERT, GPT-2, and other tasks
 #
 # With a network, the same code runs the models the field is built on: pass a Hugging Face
