@@ -33,7 +33,7 @@
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
-from tlcourse import get_profile, seed_everything
+from tlcourse import cache_dir, get_profile, seed_everything
 from tlcourse.experiments import Settings, compare, describe, summarize
 from tlcourse.freeze import named_blocks, set_trainable, trainable_summary
 from tlcourse.plots import compare_strategies, data_efficiency
@@ -184,6 +184,48 @@ print(describe(both, "finetune_last_k_bn_train_all", "finetune_last_k"))
 # single images where train-mode statistics would be computed from one example. Keep
 # `frozen_eval` as the default: here the two policies are level, and `frozen_eval` is the safe
 # one when the domains differ.
+
+# %% [markdown]
+# ## Look at the mistakes, then keep the model
+#
+# Accuracy says how often the model is wrong, not *how*. `train_network` returns the very model
+# `compare` trained for one run (full fine-tuning, `budgets[-1]` labels per class, seed 0). The
+# **confusion matrix** counts each kind of mistake (rows: the true digit, columns: the
+# prediction); the misclassified test images show whether the mistakes are ones a person would
+# make, or ones that point at a fault (a class never learned, a bias towards one answer).
+
+# %%
+from tlcourse.data import load
+from tlcourse.experiments import train_network
+from tlcourse.plots import confusion_matrix, image_grid
+from tlcourse.pretrain import load_pretrained_cnn, save_checkpoint
+from tlcourse.train import predict
+
+model = train_network(digits, "finetune_all", budgets[-1], profile.seeds[0], settings)
+predicted = predict(model, digits.test.images).argmax(1)
+confusion_matrix(digits.test.labels, predicted, digits.test.classes,
+                 title=f"fine-tuned on {budgets[-1]} labels per class")
+wrong = (predicted != digits.test.labels).nonzero().flatten()
+print(f"{len(wrong)} of {len(predicted)} test digits misclassified")
+image_grid(digits.test.images[wrong[:16]],
+           titles=[f"{digits.test.labels[i].item()} as {predicted[i].item()}" for i in wrong[:16]]);
+
+# %% [markdown]
+# To use the model later, save its weights (the *state dict*: a dictionary from each layer's
+# name to its tensor of weights) with the class names, load them into a fresh network, and
+# predict an image it has never seen: here digits rendered from fonts, not handwritten.
+# `weights_only=True` (inside `load_pretrained_cnn`) loads tensors and plain values only, so a
+# checkpoint from someone else cannot run code on your machine.
+
+# %%
+path = save_checkpoint(model, {"classes": digits.pool.classes, "trained_on": "mnist5k digits"},
+                       cache_dir() / "models" / "digits_finetuned.pt")
+reloaded, meta = load_pretrained_cnn(path)
+new_digits = load("glyphs", n=10, chars="digits", size=32, seed=7)
+guesses = predict(reloaded, new_digits.images).argmax(1)
+image_grid(new_digits.images, titles=[f"{meta['classes'][g]}" for g in guesses], columns=10)
+print(f"{(guesses == new_digits.labels).sum().item()} of 10 rendered digits read correctly; "
+      f"{path.name} holds {path.stat().st_size / 1e6:.1f} MB")
 
 # %% [markdown]
 # ## What we measured
