@@ -142,6 +142,29 @@ results = compare(task, ["tfidf_logreg", "scratch", "linear_probe"], profile.tex
 accuracy_table(results, budget="labels")
 
 # %% [markdown]
+# ### Which tweets does the probe get wrong?
+#
+# The probe trained on the second budget's labels (seed 0), and the test tweets it misreads. Read
+# them and sort them yourself: is it sarcasm, mixed feelings, a negation, or a label you would
+# dispute? A pattern in the mistakes says what to collect or label next; a label you would
+# dispute says how far any model can get on this data.
+
+# %%
+from tlcourse.plots import confusion_matrix
+from tlcourse.train import fit_linear_probe
+
+pool_vectors, test_vectors = task.features(pretrained=True)
+chosen = few_shot_indices(task.pool, profile.text_labels_per_class[1], seed=0)
+probe = fit_linear_probe(pool_vectors[chosen], task.pool.labels[chosen], task.num_classes, C=settings.C)
+predicted = probe(test_vectors).argmax(1)
+confusion_matrix(task.test.labels, predicted, task.test.classes,
+                 title=f"MiniLM probe, {profile.text_labels_per_class[1]} labels per class")
+wrong = (predicted != task.test.labels).nonzero().flatten()
+pd.DataFrame({"tweet": [task.test.texts[i] for i in wrong[:10]],
+              "label": [task.test.classes[task.test.labels[i]] for i in wrong[:10]],
+              "probe says": [task.test.classes[predicted[i]] for i in wrong[:10]]})
+
+# %% [markdown]
 # ## Freezing transformer layers
 #
 # The same freeze helpers as for the CNNs name MiniLM's blocks from input to output:
