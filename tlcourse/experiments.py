@@ -238,6 +238,63 @@ def _frozen_test(task, prefix: nn.Module, k: int) -> tuple[torch.Tensor, torch.T
     return cache[k]
 
 
+VALIDATION_PER_CLASS = 50  # validation_task's default hold-out per class
+
+
+class ValidationTask:
+    """A task whose "test" set is a validation split drawn from another task's pool.
+
+    Made by :func:`validation_task`. Everything :func:`compare` reads works as on the original
+    task (``make_model``, ``transform``, the task's own strategies), but budgets are drawn from
+    the rest of the pool and every run is scored on the validation examples: the original
+    test set is never read. Frozen features are the original pool's, computed once and sliced.
+    """
+
+    def __init__(self, task, val_per_class: int | None = None, seed: int = 0):
+        if val_per_class is None:
+            val_per_class = min(VALIDATION_PER_CLASS, int(task.pool.labels.bincount().min()) // 2)
+        if val_per_class < 1:
+            raise ValueError(f"val_per_class must be at least 1, got {val_per_class}.")
+        val = few_shot_indices(task.pool, val_per_class, seed=seed)  # raises when a class is short
+        keep = torch.ones(len(task.pool.labels), dtype=torch.bool)
+        keep[val] = False
+        self.original, self.kept, self.validation = task, keep.nonzero().flatten(), val
+        self.name = f"{task.name} (validation)"
+        self.pool, self.test = task.pool.subset(self.kept), task.pool.subset(val)
+
+    def __getattr__(self, name):  # make_model, transform, extra_strategies, encoder, ...
+        if name == "original":  # not set yet: a half-built object must not recurse
+            raise AttributeError(name)
+        return getattr(self.original, name)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.pool.classes)
+
+    def features(self, pretrained: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        pool_x = self.original.features(pretrained)[0]
+        return pool_x[self.kept], pool_x[self.validation]
+
+    def train_data(self, indices: torch.Tensor):
+        return self.original.train_data(self.kept[indices])
+
+    def test_data(self):
+        return self.original.train_data(self.validation)
+
+
+def validation_task(task, val_per_class: int | None = None, seed: int = 0) -> ValidationTask:
+    """``task`` with ``val_per_class`` pool examples of every class held out for validation
+    (default: ``VALIDATION_PER_CLASS``, or half the smallest class of the pool if that is less):
+    :func:`compare` on it draws budgets from the rest of the pool and scores on those held-out
+    examples, so a strategy, a rate or a number of steps can be *chosen* without touching the
+    test set. Measure the chosen one on ``task`` itself once, for the final number.
+
+    >>> val = validation_task(digits_task(profile), 20)  # doctest: +SKIP
+    >>> choice = compare(val, ["scratch", "linear_probe"], [1], profile.seeds)  # doctest: +SKIP
+    """
+    return ValidationTask(task, val_per_class, seed)
+
+
 def strategies_of(task) -> tuple[str, ...]:
     """Every strategy :func:`run_one` can run on ``task``: the shared ones and the task's own."""
     return STRATEGIES + tuple(task.extra_strategies)
