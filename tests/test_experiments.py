@@ -216,3 +216,22 @@ def test_validation_task_scores_on_held_out_pool_examples_and_never_reads_the_te
     assert torch.equal(drawn.images, task.pool.images[val.kept])
     with pytest.raises(ValueError, match="at least 1"):
         validation_task(task, 0)
+
+
+def test_affine_augmentation_trains_on_new_versions_of_the_batch_at_every_step(task, monkeypatch):
+    import tlcourse.experiments as experiments
+
+    calls = []
+    real = experiments.ON_THE_FLY["affine"]
+
+    def counting():
+        augment = real()
+        return lambda batch: calls.append(len(batch)) or augment(batch)
+
+    monkeypatch.setitem(experiments.ON_THE_FLY, "affine", counting)
+    plain = run_one(task, "finetune_last_k", 1, 0, FAST)
+    augmented = run_one(task, "finetune_last_k", 1, 0, dataclasses.replace(FAST, augment="affine"))
+    assert calls and sum(calls) >= FAST.steps * 10  # at least the steps' batches of 10 labelled digits
+    assert augmented["accuracy"] != plain["accuracy"]
+    with pytest.raises(ValueError, match="choose None or one of"):
+        run_one(task, "scratch", 1, 0, dataclasses.replace(FAST, augment="mixup"))

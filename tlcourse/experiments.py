@@ -52,7 +52,7 @@ from .data import few_shot_indices
 from .freeze import count_parameters, last_blocks, named_blocks, set_trainable, unfreeze
 from .prefix import split_model, stages
 from .train import (Transform, as_tensors, dihedral_copies, evaluate, extract_features, fit_for_steps,
-                    fit_gradual_unfreeze, fit_linear_probe, predict)
+                    fit_gradual_unfreeze, fit_linear_probe, predict, random_affine)
 
 PROBES = {"linear_probe": True, "random_probe": False}  # strategy -> pretrained backbone?
 NETWORKS = ("scratch", "finetune_all", "finetune_last_k", "gradual_unfreeze")
@@ -120,6 +120,8 @@ class Settings:
     # "dihedral": train on every labelled image in its 8 orientations (4 rotations by 90°, each
     # also mirrored), for images whose orientation means nothing (scans, cells, satellite tiles).
     # "specaugment": train on each spectrogram and 3 copies masked in time and frequency (notebook 06).
+    # "affine": every training batch turned, shifted and scaled at random, anew at every step
+    # (tlcourse.train.random_affine; notebook 03). Frozen blocks then run at every step.
     augment: str | None = None
 
     @classmethod
@@ -168,7 +170,7 @@ def _fit_network(task, indices: torch.Tensor, strategy: str, seed: int,
     else:
         fit_steps = fit_gradual_unfreeze if strategy == "gradual_unfreeze" else fit_for_steps
         fit_steps(model, _training_set(task, indices, settings), steps, batch_size, lr, decay, seed,
-                  transform=task.transform, bn_policy=settings.bn_policy)
+                  transform=task.transform, bn_policy=settings.bn_policy, augment=_on_the_fly(settings))
         accuracy = evaluate(model, task.test_data(), transform=task.transform)["accuracy"]
     return model.eval(), accuracy
 
@@ -187,16 +189,26 @@ def _specaugment(spectrograms: torch.Tensor) -> torch.Tensor:
     return specaugment_copies(spectrograms, copies=3, seed=torch.initial_seed())
 
 
-AUGMENTATIONS = {"dihedral": dihedral_copies, "specaugment": _specaugment}
+AUGMENTATIONS = {"dihedral": dihedral_copies, "specaugment": _specaugment}  # fixed copies, made once
+ON_THE_FLY = {"affine": random_affine}  # a new random version of every batch, at every step
+
+
+def _on_the_fly(settings: Settings):
+    """The batch augmentation :func:`tlcourse.train.fit` applies for ``settings.augment``, or None."""
+    return ON_THE_FLY[settings.augment]() if settings.augment in ON_THE_FLY else None
 
 
 def _training_set(task, indices: torch.Tensor, settings: Settings):
     """The labelled pool examples ``indices`` as (inputs, labels), augmented as the settings say."""
     inputs, labels = as_tensors(task.train_data(indices))
-    if settings.augment is None:
+    if settings.augment not in AUGMENTATIONS and settings.augment not in ON_THE_FLY and settings.augment is not None:
+        raise ValueError(f"Unknown augment {settings.augment!r}; choose None or one of "
+                         f"{list(AUGMENTATIONS) + list(ON_THE_FLY)}.")
+    if settings.augment in ON_THE_FLY and inputs.dim() != 4:
+        raise ValueError(f"augment={settings.augment!r} turns images; {task.name} has inputs of shape "
+                         f"{tuple(inputs.shape)}. Use augment=None.")
+    if settings.augment not in AUGMENTATIONS:  # None, or applied batch by batch while training
         return inputs, labels
-    if settings.augment not in AUGMENTATIONS:
-        raise ValueError(f"Unknown augment {settings.augment!r}; choose None or one of {list(AUGMENTATIONS)}.")
     if inputs.dim() != 4:
         raise ValueError(f"augment={settings.augment!r} turns images; {task.name} has inputs of shape "
                          f"{tuple(inputs.shape)}. Use augment=None.")
@@ -208,7 +220,8 @@ def _can_cache_frozen(model: nn.Module, settings: Settings) -> bool:
     """Whether the frozen blocks below the top ``k`` give the same output at every step:
     asked for, something below the top to compute, a model :mod:`tlcourse.prefix` can cut,
     and BatchNorm in frozen blocks kept on its stored statistics."""
-    if not settings.cache_frozen or settings.bn_policy == "train_all" or not 1 <= settings.k < len(named_blocks(model)):
+    if (not settings.cache_frozen or settings.bn_policy == "train_all" or settings.augment in ON_THE_FLY
+            or not 1 <= settings.k < len(named_blocks(model))):
         return False
     try:
         stages(model)
