@@ -25,10 +25,28 @@
 # 1. **which blocks learn** (the rest stay frozen);
 # 2. **the learning rate**, possibly smaller for blocks near the input (*discriminative*
 #    learning rates: early blocks hold generic features, late blocks task-specific ones);
-# 3. **what BatchNorm layers do** in frozen blocks: keep their pretrained statistics, or
-#    re-estimate them on the new data.
+# 3. **what BatchNorm layers do** in frozen blocks: keep their pretrained running statistics
+#    (notebook 01), or re-estimate them on the new data.
 #
 # Target: real handwritten digits; source: the SmallCNN pretrained on rendered letters.
+#
+# **You will be able to**
+#
+# * choose which blocks of a pretrained network learn, and check the choice in a table of
+#   trainable parameters;
+# * tune a fine-tuning run on validation data with the FreezePanel, keeping the test set for the
+#   final numbers;
+# * compare full and partial fine-tuning, gradual unfreezing, the frozen probe and scratch across
+#   label budgets, and say which to use with how many labels;
+# * set discriminative learning rates and a BatchNorm policy for frozen blocks, and read a
+#   confusion matrix before you save and reuse the model.
+#
+# **Before you start**: notebooks 01 and 02 (state dicts, BatchNorm running statistics, the linear
+# probe, data-efficiency curves). PyTorch: `requires_grad`, and what an optimiser's learning rate
+# does. The panel needs JupyterLab's widgets; without them, the scripted cells below do the same.
+#
+# **Time**: a few minutes on a laptop CPU in the `cpu` profile (the README's Notebooks table
+# lists the measured time); seconds in the `smoke` profile.
 
 # %%
 import matplotlib.pyplot as plt
@@ -240,8 +258,8 @@ image_grid(digits.test.images[wrong[:16]],
            titles=[f"{digits.test.labels[i].item()} as {predicted[i].item()}" for i in wrong[:16]]);
 
 # %% [markdown]
-# To use the model later, save its weights (the *state dict*: a dictionary from each layer's
-# name to its tensor of weights) with the class names, load them into a fresh network, and
+# To use the model later, save its weights (its *state dict*, as in notebook 01) with the class
+# names, load them into a fresh network, and
 # predict an image it has never seen: here digits rendered from fonts, not handwritten.
 # `weights_only=True` (inside `load_pretrained_cnn`) loads tensors and plain values only, so a
 # checkpoint from someone else cannot run code on your machine.
@@ -261,6 +279,32 @@ print(f"{(guesses == new_digits.labels).sum().item()} of 10 rendered digits read
 #
 # Every number above was computed in this run. `tests/test_claims_03.py` re-measures the
 # statements with the `cpu` profile's settings and fixed seeds.
+#
+# ### Takeaways
+#
+# * Training only the head runs more images per second than full fine-tuning: frozen blocks need
+#   no backward pass.
+# * With one label per class the frozen probe was best; with five, fine-tuning beat both the
+#   probe and scratch; with many labels its gain over scratch shrank to almost nothing.
+# * Gradual unfreezing and discriminative learning rates both keep the new head's first, noisy
+#   gradients away from the pretrained early blocks, and both helped where labels were scarcest.
+# * The BatchNorm policy of the frozen blocks barely mattered here, because letters and digits
+#   look alike to them; keep `frozen_eval` for targets that look different.
+# * Choose settings on validation data, keep the test set for the final numbers, and read the
+#   mistakes, not only the accuracy.
+#
+# ### Try this
+#
+# Predict first, then run and check:
+#
+# 1. Make the discriminative rates steeper: in that section, pass
+#    `Settings.for_profile(profile, decay=0.1)` instead of `decay=0.3`. With one label per class,
+#    does `finetune_all` move towards the frozen probe? With five, does anything change?
+# 2. Train one block more: `compare(digits, ["finetune_last_k"], budgets, profile.seeds,
+#    Settings.for_profile(profile, k=3))` trains block2, block3 and the head. Where does it fall
+#    between `finetune_last_k` (two blocks) and `finetune_all`?
+# 3. Give the panel one labelled digit per class, `FreezePanel.from_task(digits, 1, 15)`, and run
+#    the three scripted runs again. Does training every block still beat training only the head?
 
 # %% [markdown]
 # ## Practice
