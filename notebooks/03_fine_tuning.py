@@ -290,6 +290,8 @@ print(f"{(guesses == new_digits.labels).sum().item()} of 10 rendered digits read
 #   gradients away from the pretrained early blocks, and both helped where labels were scarcest.
 # * The BatchNorm policy of the frozen blocks barely mattered here, because letters and digits
 #   look alike to them; keep `frozen_eval` for targets that look different.
+# * Augmentation gave scratch most of what pretraining gave fine-tuning, for free: try it before
+#   concluding that you need a pretrained model.
 # * Choose settings on validation data, keep the test set for the final numbers, and read the
 #   mistakes, not only the accuracy.
 #
