@@ -604,3 +604,22 @@ def test_ex06_q3_re_measures_the_table_and_the_choice():
     assert verdict(results[results["strategy"] != "scratch"], best).status == CORRECT  # scratch is for scale
     result = verdict(results.assign(task=results["task"].str.replace(" (validation)", "")), best)
     assert result.status == INCORRECT and "validation_task" in result.feedback[0]
+
+
+def test_a_judgement_question_is_complete_with_words_and_a_number_and_earns_no_automatic_points():
+    from tlcourse.exercises import NOT_DONE, WRITTEN, Judgement
+
+    q = Judgement(name="q9", exercise="02", title="Would you advise it?", variables=("advice",),
+                  requirements=(), hints=("Quote your own numbers.",), min_words=8)
+    assert q.evaluate({"advice": None}).status == NOT_DONE
+    assert q.evaluate({"advice": "   "}).status == NOT_DONE
+    assert "string of words" in q.evaluate({"advice": 0.9}).feedback[0]
+    short = q.evaluate({"advice": "Use the probe: 74%."})
+    assert short.status == INCORRECT and "write at least 8" in short.feedback[0]
+    vague = q.evaluate({"advice": "The probe is better because pretrained features are good for this task."})
+    assert vague.status == INCORRECT and "quote at least one number" in vague.feedback[0]
+    text = "The probe reached 74.4% with 50 labels, 6 points above TF-IDF, so I would use it."
+    verdict = q.evaluate({"advice": text})
+    assert (verdict.status, verdict.points, verdict.max_points) == (WRITTEN, 0.0, 0.0)
+    assert verdict.feedback == [f"for the instructor (2 points): {text}"]
+    assert "instructor grades it" in verdict.text()
