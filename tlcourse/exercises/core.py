@@ -21,6 +21,11 @@ SOLUTIONS_FILE = Path(__file__).with_name("solutions.json")  # written by `tlcou
 KIT_MARKER = Path(__file__).with_name("student_kit.json")  # only in the student kit's build
 NOT_IN_KIT = ("Solutions are not part of this build of tlcourse: it is the student kit of a graded "
               "course. Ask your instructor for help, or use {question}.hint() for the next hint.")
+# The instructor's switch: TLCOURSE_SOLUTIONS=off hides solutions in any build (the grader sets it
+# for every notebook it runs, so a graded run never prints one).
+SOLUTIONS_ENV = "TLCOURSE_SOLUTIONS"
+SOLUTIONS_OFF = ("Solutions are switched off here ({env}=off: a graded course, or a graded run). "
+                 "Ask your instructor for help, or use {question}.hint() for the next hint.")
 
 CORRECT, PARTIAL, INCORRECT, NOT_DONE = "correct", "partial", "incorrect", "not done"
 WRITTEN = "written"  # a judgement question's answer, complete enough for the instructor to grade
@@ -164,7 +169,7 @@ class Problem:
 
     def solution(self) -> None:
         """Print the reference solution (taken from the solutions notebook); in the student kit,
-        say that solutions are not part of it."""
+        or with ``TLCOURSE_SOLUTIONS=off`` (an instructor's switch), say that there is none here."""
         print(f"{self.name} solution:\n{solution_code(self.exercise, self.name)}")
 
 
@@ -214,6 +219,8 @@ def solution_code(exercise: str, question: str) -> str:
     or why there is none."""
     if KIT_MARKER.exists():
         return NOT_IN_KIT.format(question=question)
+    if os.environ.get(SOLUTIONS_ENV, "").strip().lower() in ("off", "0", "no", "false"):
+        return SOLUTIONS_OFF.format(env=SOLUTIONS_ENV, question=question)
     if not SOLUTIONS_FILE.exists():
         return "(solutions are not installed: run `tlcourse make-exercises` in the course folder)"
     stored = json.loads(SOLUTIONS_FILE.read_text())
