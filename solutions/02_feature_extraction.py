@@ -156,7 +156,7 @@ strategy_names = {"linear_probe": "a linear probe on the frozen pretrained featu
                   "scratch": "training the SmallCNN from scratch"}
 advice = (
     f"Start with {strategy_names[best_strategy]}: with one label per class, on held-out digits, the probe "
-    f"scored {mean_accuracy['linear_probe']:.1%} and scratch {mean_accuracy['scratch']:.1%} (mean of "
+    f"scored {mean_accuracy['linear_probe']:.1%} and scratch {mean_accuracy['scratch']:.1%} (mean over "
     f"{results.seed.nunique()} seed(s)). That table measured 1 label per class, not 20, and letters to digits, a "
     f"near pair: solar-cell scans are far from letters, so the features may help less, and fine-tuning was not "
     f"one of its arms. Before deciding, run the same compare on their 20 scans per class, with fine-tuning as a "

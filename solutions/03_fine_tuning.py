@@ -146,10 +146,11 @@ trained = sum(p.numel() for p in partial_model.parameters() if p.requires_grad)
 total = sum(p.numel() for p in partial_model.parameters())
 advice = (
     f"Fine-tune block3 and the head first: that trains {trained:,} of the {total:,} parameters "
-    f"({trained / total:.0%}), less to overfit with 5 labelled images per class, and my q4 model reached "
-    f"{finetuned_accuracy:.1%} on the test digits that way. But I measured no alternative here (the head only, or "
-    f"every block at the rates of q2), in one run on one seed, so the accuracy alone does not show that this "
-    f"choice beats them: compare the three over several seeds on a validation split before settling."
+    f"({trained / total:.0%}), fewer to fit to 5 labelled images per class than all of them, keeps the first "
+    f"blocks as pretrained, and my q4 model reached {finetuned_accuracy:.1%} on the test digits that way. But I "
+    f"measured no alternative here (the head only, or every block at the rates of q2), in one run on one seed, "
+    f"so the accuracy alone does not show that this choice beats them: compare the three over several seeds on "
+    f"a validation split before settling."
 )
 ### END SOLUTION
 

@@ -136,7 +136,7 @@ other = next(s for s in strategy_names if s != best_strategy)
 advice = (
     f"With about 100 labelled tweets, use {strategy_names[best_strategy]}: on a validation split of the pool it "
     f"scored {mean_accuracy[best_strategy]:.1%}, against {mean_accuracy[other]:.1%} for {strategy_names[other]} "
-    f"(mean of {results.seed.nunique()} seed(s)), and my q2 probe reached {probe_accuracy:.1%} on the test tweets. "
+    f"(mean over {results.seed.nunique()} seed(s)), and my q2 probe reached {probe_accuracy:.1%} on the test tweets. "
     f"These are general tweets, not posts about the team's product, and 100 labels is one budget: with thousands "
     f"the bag of words may catch up. The encoder also costs a transformer pass per tweet at prediction time."
 )

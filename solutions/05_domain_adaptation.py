@@ -173,21 +173,19 @@ q3.check(adabn_model, threshold_table, threshold)
 # q4
 advice = None
 ### BEGIN SOLUTION
-if threshold < 1.0:
-    chosen = threshold_table[threshold_table.threshold == threshold].iloc[0]
-    advice = (
-        f"Adapt with AdaBN, then self-train at threshold {threshold:g}, the highest that meets the rule of q3: "
-        f"there the model pseudo-labels {chosen.kept:.0%} of the pool, its rarest digit has "
-        f"{chosen.smallest_class:.1%} of the pseudo-labels, and {chosen.source_accuracy_kept:.1%} of the held-out "
-        f"rendered digits it is that sure of are right. "
-    )
-else:
-    advice = (f"Ship the AdaBN model and do not self-train yet: none of the thresholds {THRESHOLDS} meets "
-              f"the rule of q3, so the pseudo-labels would be too few, too unbalanced or too often wrong. ")
-advice += (
-    "The accuracy in that table is measured on rendered digits: on handwriting a model this confident is "
-    "usually wrong more often, and no target label has checked a single pseudo-label. Hand-label a hundred "
-    "forms to measure the adapted model before trusting it."
+chosen = threshold < 1.0
+row = threshold_table[threshold_table.threshold == (threshold if chosen else min(THRESHOLDS))].iloc[0]
+measured = (f"at {row.threshold:g} the model pseudo-labels {row.kept:.0%} of the pool, its rarest digit gets "
+            f"{row.smallest_class:.1%} of the pseudo-labels, and {row.source_accuracy_kept:.1%} of the held-out "
+            f"rendered digits it is that sure of are right")
+advice = (
+    (f"Adapt with AdaBN, then self-train at threshold {threshold:g}, the highest that meets the rule of q3: "
+     f"{measured}. " if chosen else
+     f"Ship the AdaBN model and do not self-train yet: no candidate threshold meets the rule of q3, not even "
+     f"the lowest: {measured}. ")
+    + "That accuracy is measured on rendered digits: on handwriting a model that confident is usually wrong "
+      "more often, and no target label has checked a single pseudo-label. Hand-label a hundred forms to "
+      "measure the adapted model before trusting it."
 )
 ### END SOLUTION
 

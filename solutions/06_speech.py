@@ -161,9 +161,9 @@ first = ("train the SmallCNN from scratch" if scratch > max(near, far)
          else f"start from {source_names[best_source]}, with a linear probe")
 advice = (
     f"I would {first}: with {BUDGET} clips per digit, on held-out clips, the near probe scored {near:.1%}, "
-    f"the far probe {far:.1%} and scratch {scratch:.1%} (mean of {results.seed.nunique()} seed(s)). The clips "
-    f"are synthetic voices saying English digits, not their speakers saying their commands, and in the "
-    f"{profile.name} profile the near source was pretrained only briefly: the ranking can change when it has "
+    f"the far probe {far:.1%} and scratch {scratch:.1%} (mean over {results.seed.nunique()} seed(s)). The clips "
+    f"are synthetic voices saying English digits, not their speakers saying their commands, and the near "
+    f"source was pretrained with the {profile.name} profile's budget: the ranking can change when it has "
     f"learned more. Record a few of their speakers and measure again before committing."
 )
 ### END SOLUTION
