@@ -26,7 +26,7 @@
 # %%
 from tlcourse import get_profile, seed_everything
 from tlcourse.data import few_shot_indices
-from tlcourse.exercises.ex01 import q1, q2, q3
+from tlcourse.exercises.ex01 import q1, q2, q3, q4
 from tlcourse.freeze import set_trainable, trainable_summary
 from tlcourse.models import replace_head
 from tlcourse.pretrain import load_pretrained_cnn
@@ -111,3 +111,34 @@ q3.check(pretrained_accuracy, random_accuracy)
 # %% [markdown]
 # Ten labelled digits are all the probe saw. What do you expect with 50 per class? Notebook 02
 # measures the whole curve.
+
+# %% [markdown]
+# ## q4 · Advise a colleague (2 points, graded by your instructor)
+#
+# A colleague has **one** labelled scan per digit from handwritten forms, and the letters-pretrained
+# SmallCNN. Should they build on its features, or not count on them? Write your advice in
+# `advice`, a string of a few sentences: a recommendation, the q3 numbers that support it (quote
+# them), and one thing your measurement does not tell you.
+#
+# Your instructor grades this answer, out of 2 points. `q4.check(advice)` only sees whether it
+# is complete: at least 40 words, with at least one number quoted.
+
+# %%
+# q4
+advice = None
+### BEGIN SOLUTION
+gap = 100 * (pretrained_accuracy - random_accuracy)  # in points
+advice = (
+    f"{'Build on the letters-pretrained features' if gap > 0 else 'Do not count on the letters features'}: "
+    f"with one labelled digit per class, a linear probe on them reached {pretrained_accuracy:.1%} on the test "
+    f"digits, against {random_accuracy:.1%} on the features of a random network ({gap:+.1f} points). This is one "
+    f"draw of ten labelled digits on one seed, so it does not say how much the gap moves with other digits; a "
+    f"probe on random features is not a network trained from scratch; and their forms are not our test digits: "
+    f"label a few dozen of theirs and measure the same gap before relying on it."
+)
+### END SOLUTION
+
+# %%
+q4.check(advice)
+# q4.hint()
+# q4.solution()

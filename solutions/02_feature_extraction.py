@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from tlcourse import cache_dir, get_profile, seed_everything
 from tlcourse.data import few_shot_indices
-from tlcourse.exercises.ex02 import q1, q2, q3
+from tlcourse.exercises.ex02 import q1, q2, q3, q4
 from tlcourse.experiments import Settings, compare, summarize, validation_task
 from tlcourse.tasks import digits_task
 from tlcourse.train import extract_features
@@ -134,3 +134,37 @@ q3.check(results, best_strategy)
 # `compare(digits, [best_strategy], [1], profile.seeds, settings)`. Would you give the same
 # advice with 50 labels per class? Notebook 02's data-efficiency
 # curve says where the answer changes.
+
+# %% [markdown]
+# ## q4 · Advise a colleague with 20 scans per class (2 points, graded by your instructor)
+#
+# A colleague has **20** labelled solar-cell scans per class (intact, cracked, broken finger) and
+# the letters-pretrained SmallCNN. Would you advise a linear probe on its frozen features,
+# fine-tuning it, or training from scratch? Write your advice in `advice`, a string of a few
+# sentences: a recommendation, your q3 numbers that support it (quote them), and what those
+# numbers do and do not tell you about the colleague's case.
+#
+# Your instructor grades this answer, out of 2 points. `q4.check(advice)` only sees whether it
+# is complete: at least 40 words, with at least one number quoted.
+
+# %%
+# q4
+advice = None
+### BEGIN SOLUTION
+mean_accuracy = results.groupby("strategy")["accuracy"].mean()
+strategy_names = {"linear_probe": "a linear probe on the frozen pretrained features",
+                  "scratch": "training the SmallCNN from scratch"}
+advice = (
+    f"Start with {strategy_names[best_strategy]}: with one label per class, on held-out digits, the probe "
+    f"scored {mean_accuracy['linear_probe']:.1%} and scratch {mean_accuracy['scratch']:.1%} (mean over "
+    f"{results.seed.nunique()} seed(s)). That table measured 1 label per class, not 20, and letters to digits, a "
+    f"near pair: solar-cell scans are far from letters, so the features may help less, and fine-tuning was not "
+    f"one of its arms. Before deciding, run the same compare on their 20 scans per class, with fine-tuning as a "
+    f"third arm, on a validation split."
+)
+### END SOLUTION
+
+# %%
+q4.check(advice)
+# q4.hint()
+# q4.solution()

@@ -18,15 +18,16 @@
 # %% [markdown]
 # # Exercise 03 · Fine-tuning
 #
-# Which blocks learn, how fast each one learns, and what BatchNorm layers do while the rest is
-# frozen. Answer in the cells marked `# qN` (replace the `raise NotImplementedError` line), then
-# run the check below each. `qN.hint()` helps, `qN.solution()` shows the reference answer.
+# Which blocks learn, how fast each one learns, what BatchNorm layers do while the rest is
+# frozen, and how much of a network you would advise a colleague to fine-tune. Answer in the
+# cells marked `# qN` (replace the `raise NotImplementedError` line), then run the check below
+# each. `qN.hint()` helps, `qN.solution()` shows the reference answer.
 
 # %%
 import torch
 from tlcourse import get_profile, seed_everything
 from tlcourse.data import few_shot_subset
-from tlcourse.exercises.ex03 import q1, q2, q3, q4
+from tlcourse.exercises.ex03 import q1, q2, q3, q4, q5
 from tlcourse.freeze import apply_bn_policy, last_blocks, param_groups, set_trainable, trainable_summary, unfreeze
 from tlcourse.tasks import digits_task
 from tlcourse.train import evaluate, fit
@@ -116,9 +117,44 @@ finetuned_model = digits.make_model(True)
 set_trainable(finetuned_model, ["block3", "head"])
 fit(finetuned_model, train_5, epochs=75, lr=1e-3, batch_size=32, cosine=True, progress=False)
 ### END SOLUTION
-print(f"test accuracy {evaluate(finetuned_model, digits.test)['accuracy']:.1%}")
+finetuned_accuracy = evaluate(finetuned_model, digits.test)["accuracy"]
+print(f"test accuracy {finetuned_accuracy:.1%}")
 
 # %%
 q4.check(finetuned_model)
 # q4.hint()
 # q4.solution()
+
+# %% [markdown]
+# ## q5 · Advise a colleague: how much to fine-tune? (2 points, graded by your instructor)
+#
+# A colleague will fine-tune a pretrained network on 5 labelled images per class of their own
+# task, and asks how much of it to train: the head only, the last block and the head (as in q4),
+# or every block at discriminative learning rates (as in q2)? Write your advice in `advice`, a
+# string of a few sentences: a recommendation, your numbers that support it (quote them: how
+# many parameters your q1 model trains, the test accuracy of your q4 model), and what one
+# fine-tuning run does not tell you.
+#
+# Your instructor grades this answer, out of 2 points. `q5.check(advice)` only sees whether it
+# is complete: at least 40 words, with at least one number quoted.
+
+# %%
+# q5
+advice = None
+### BEGIN SOLUTION
+trained = sum(p.numel() for p in partial_model.parameters() if p.requires_grad)
+total = sum(p.numel() for p in partial_model.parameters())
+advice = (
+    f"Fine-tune block3 and the head first: that trains {trained:,} of the {total:,} parameters "
+    f"({trained / total:.0%}), fewer to fit to 5 labelled images per class than all of them, keeps the first "
+    f"blocks as pretrained, and my q4 model reached {finetuned_accuracy:.1%} on the test digits that way. But I "
+    f"measured no alternative here (the head only, or every block at the rates of q2), in one run on one seed, "
+    f"so the accuracy alone does not show that this choice beats them: compare the three over several seeds on "
+    f"a validation split before settling."
+)
+### END SOLUTION
+
+# %%
+q5.check(advice)
+# q5.hint()
+# q5.solution()

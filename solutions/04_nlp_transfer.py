@@ -26,7 +26,7 @@
 # %%
 from tlcourse import get_profile, seed_everything
 from tlcourse.data import few_shot_indices
-from tlcourse.exercises.ex04 import q1, q2, q3
+from tlcourse.exercises.ex04 import q1, q2, q3, q4
 from tlcourse.experiments import compare, validation_task
 from tlcourse.freeze import last_blocks, named_blocks, set_trainable, trainable_summary
 from tlcourse.nlp import text_settings, text_task
@@ -112,3 +112,37 @@ q3.check(results, best_strategy)
 # %% [markdown]
 # Notebook 04 measures the same question from 50 to 5,000 labels: where does the bag of words
 # catch up?
+
+# %% [markdown]
+# ## q4 · Advise a team with 100 labelled tweets (2 points, graded by your instructor)
+#
+# A support team must flag negative tweets about their product and can label about 100 of them
+# this week. TF-IDF with logistic regression, or a probe on MiniLM embeddings? Write your advice
+# in `advice`, a string of a few sentences: a recommendation, your numbers that support it
+# (quote your q3 means and your q2 probe's accuracy), and one thing your measurement does not
+# tell you about the team's case.
+#
+# Your instructor grades this answer, out of 2 points. `q4.check(advice)` only sees whether it
+# is complete: at least 40 words, with at least one number quoted.
+
+# %%
+# q4
+advice = None
+### BEGIN SOLUTION
+mean_accuracy = results.groupby("strategy")["accuracy"].mean()
+strategy_names = {"tfidf_logreg": "TF-IDF with logistic regression",
+                  "linear_probe": "a linear probe on MiniLM embeddings"}
+other = next(s for s in strategy_names if s != best_strategy)
+advice = (
+    f"With about 100 labelled tweets, use {strategy_names[best_strategy]}: on a validation split of the pool it "
+    f"scored {mean_accuracy[best_strategy]:.1%}, against {mean_accuracy[other]:.1%} for {strategy_names[other]} "
+    f"(mean over {results.seed.nunique()} seed(s)), and my q2 probe reached {probe_accuracy:.1%} on the test tweets. "
+    f"These are general tweets, not posts about the team's product, and 100 labels is one budget: with thousands "
+    f"the bag of words may catch up. The encoder also costs a transformer pass per tweet at prediction time."
+)
+### END SOLUTION
+
+# %%
+q4.check(advice)
+# q4.hint()
+# q4.solution()

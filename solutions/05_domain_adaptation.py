@@ -20,9 +20,9 @@
 #
 # A SmallCNN trained on digits rendered from fonts (the *source*, labelled) meets real
 # handwriting (the *target*, whose labels we pretend not to have). You adapt it three ways that
-# need no target label. Answer in the cells marked `# qN` (replace the
-# `raise NotImplementedError` line), then run the check below each. `qN.hint()` helps,
-# `qN.solution()` shows the reference answer.
+# need no target label, then advise a team whether to self-train. Answer in the cells marked
+# `# qN` (replace the `raise NotImplementedError` line), then run the check below each.
+# `qN.hint()` helps, `qN.solution()` shows the reference answer.
 
 # %%
 import copy
@@ -32,7 +32,7 @@ from torch import nn
 
 from tlcourse import get_device, get_profile, seed_everything
 from tlcourse.adapt import AdaptSettings, threshold_statistics, train_source_only
-from tlcourse.exercises.ex05 import THRESHOLDS, q1, q2, q3
+from tlcourse.exercises.ex05 import THRESHOLDS, q1, q2, q3, q4
 from tlcourse.tasks import fonts_to_handwriting_task
 from tlcourse.train import evaluate
 
@@ -156,3 +156,40 @@ q3.check(adabn_model, threshold_table, threshold)
 # The source accuracy is an optimistic stand-in: away from home the model is confidently wrong
 # more often. Notebook 05 measures self-training with the threshold it chose on the pool's labels
 # (0.9 on the `cpu` profile): does the rule, which never saw a target label, land near it?
+
+# %% [markdown]
+# ## q4 · Advise a team without target labels (2 points, graded by your instructor)
+#
+# A team runs a digit reader trained on rendered fonts on scanned handwritten forms, and has no
+# labels from the forms. Would you self-train from the AdaBN model at your threshold, or ship
+# AdaBN alone and ask for some labelled forms first? Write your advice in `advice`, a string of a
+# few sentences: a recommendation, your q3 numbers that support it (quote the row of the
+# threshold you chose), and what your table cannot tell you.
+#
+# Your instructor grades this answer, out of 2 points. `q4.check(advice)` only sees whether it
+# is complete: at least 40 words, with at least one number quoted.
+
+# %%
+# q4
+advice = None
+### BEGIN SOLUTION
+chosen = threshold < 1.0
+row = threshold_table[threshold_table.threshold == (threshold if chosen else min(THRESHOLDS))].iloc[0]
+measured = (f"at {row.threshold:g} the model pseudo-labels {row.kept:.0%} of the pool, its rarest digit gets "
+            f"{row.smallest_class:.1%} of the pseudo-labels, and {row.source_accuracy_kept:.1%} of the held-out "
+            f"rendered digits it is that sure of are right")
+advice = (
+    (f"Adapt with AdaBN, then self-train at threshold {threshold:g}, the highest that meets the rule of q3: "
+     f"{measured}. " if chosen else
+     f"Ship the AdaBN model and do not self-train yet: no candidate threshold meets the rule of q3, not even "
+     f"the lowest: {measured}. ")
+    + "That accuracy is measured on rendered digits: on handwriting a model that confident is usually wrong "
+      "more often, and no target label has checked a single pseudo-label. Hand-label a hundred forms to "
+      "measure the adapted model before trusting it."
+)
+### END SOLUTION
+
+# %%
+q4.check(advice)
+# q4.hint()
+# q4.solution()

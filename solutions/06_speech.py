@@ -20,8 +20,9 @@
 #
 # Spoken digits (synthetic speech, eSpeak NG), each clip one second at 16 kHz, become small
 # images: log-mel spectrograms. You compute one by hand, freeze an ImageNet network to read
-# them, and measure which source transfers better with 5 labels per class. Answer in the cells
-# marked `# qN` (replace the `raise NotImplementedError` line), then run the check below each.
+# them, measure which source transfers better with 5 labels per class, and advise a team from
+# that measurement. Answer in the cells marked `# qN` (replace the `raise NotImplementedError`
+# line), then run the check below each.
 # `qN.hint()` helps, `qN.solution()` shows the reference answer.
 
 # %%
@@ -30,7 +31,7 @@ import torch
 
 from tlcourse import get_profile, seed_everything
 from tlcourse.data.audio import mel_filterbank
-from tlcourse.exercises.ex06 import ARMS, BUDGET, SETTINGS, q1, q2, q3
+from tlcourse.exercises.ex06 import ARMS, BUDGET, SETTINGS, q1, q2, q3, q4
 from tlcourse.experiments import Settings, compare, validation_task
 from tlcourse.freeze import apply_bn_policy, set_trainable, trainable_summary
 from tlcourse.tasks import speech_tasks
@@ -136,3 +137,38 @@ q3.check(results, best_source)
 # Which source wins depends on the profile: in `smoke` the words CNN is pretrained for a single
 # epoch on 250 words. Run the notebook again with `TLCOURSE_PROFILE=cpu`: does the near source
 # overtake ImageNet when it has learned more?
+
+# %% [markdown]
+# ## q4 · Advise a team with 5 recordings per command (2 points, graded by your instructor)
+#
+# A team wants to recognise ten spoken commands in their own language from 5 recordings per
+# command. They can start from a network pretrained on other spoken words (near), from ImageNet
+# Lite0 (far), or train from scratch. Write your advice in `advice`, a string of a few sentences:
+# a recommendation, your q3 numbers that support it (quote them), and what your measurement does
+# not tell you about the team's case.
+#
+# Your instructor grades this answer, out of 2 points. `q4.check(advice)` only sees whether it
+# is complete: at least 40 words, with at least one number quoted.
+
+# %%
+# q4
+advice = None
+### BEGIN SOLUTION
+near, far = means[ARMS["words"]], means[ARMS["imagenet"]]
+scratch = means[(ARMS["words"][0], "scratch")]
+source_names = {"words": "the network pretrained on other spoken words", "imagenet": "ImageNet Lite0"}
+first = ("train the SmallCNN from scratch" if scratch > max(near, far)
+         else f"start from {source_names[best_source]}, with a linear probe")
+advice = (
+    f"I would {first}: with {BUDGET} clips per digit, on held-out clips, the near probe scored {near:.1%}, "
+    f"the far probe {far:.1%} and scratch {scratch:.1%} (mean over {results.seed.nunique()} seed(s)). The clips "
+    f"are synthetic voices saying English digits, not their speakers saying their commands, and the near "
+    f"source was pretrained with the {profile.name} profile's budget: the ranking can change when it has "
+    f"learned more. Record a few of their speakers and measure again before committing."
+)
+### END SOLUTION
+
+# %%
+q4.check(advice)
+# q4.hint()
+# q4.solution()

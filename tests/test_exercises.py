@@ -1,6 +1,7 @@
 """Exercise checks: verdicts, partial credit, hints, single-source notebooks, and each question
 on right and on typical wrong answers."""
 import copy
+import importlib
 import json
 from pathlib import Path
 
@@ -623,3 +624,32 @@ def test_a_judgement_question_is_complete_with_words_and_a_number_and_earns_no_a
     assert (verdict.status, verdict.points, verdict.max_points) == (WRITTEN, 0.0, 0.0)
     assert verdict.feedback == [f"for the instructor (2 points): {text}"]
     assert "instructor grades it" in verdict.text()
+
+
+ADVICE = ("Start from the pretrained features: with one label per class the probe reached 74.4% against "
+          "31.0% for scratch, a gain of 43 points over 3 seeds. It measured one budget on digits, not the "
+          "colleague's images, so I would run the same comparison on theirs before deciding for good.")
+
+
+@pytest.mark.parametrize("exercise", sorted(EXERCISES))
+def test_each_exercise_ends_with_a_judgement_question_whose_answer_reaches_the_gradebook(exercise):
+    from tlcourse.exercises import Judgement
+    from tlcourse.exercises.core import solution_code
+    from tlcourse.exercises.grader import gradebook_row
+    from tlcourse.exercises.runner import grade
+
+    module = importlib.import_module(f"tlcourse.exercises.{EXERCISES[exercise]}")
+    *measured, judgement = questions(exercise)
+    assert isinstance(judgement, Judgement) and not any(isinstance(q, Judgement) for q in measured)
+    assert judgement.name == f"q{len(measured) + 1}" and judgement.name in module.__doc__
+    assert (judgement.variables, judgement.points, judgement.instructor_points) == (("advice",), 0, 2)
+    assert judgement.min_words >= 40 and 2 <= len(judgement.hints) <= 3
+    assert "advice = (" in solution_code(exercise, judgement.name)  # the notebook's own numbers, in words
+    # graded as `tlcourse grade` does (runner, then the gradebook row), on a namespace holding only the advice
+    verdicts = grade({"advice": ADVICE}, exercise)
+    report = {"student": "alice", "exercise": exercise, "status": "completed", "isolation": "none",
+              "integrity": [], "cell_errors": [], "questions": [v.as_dict() for v in verdicts]}
+    row = gradebook_row(f"alice_ex{exercise}.ipynb", report)
+    assert row[f"{judgement.name} feedback"] == f"for the instructor (2 points): {ADVICE}"
+    assert (row[f"{judgement.name} points"], row["points"]) == (0.0, 0.0)  # the other questions are not done
+    assert row["max_points"] == sum(q.points for q in measured)  # automatic totals unchanged

@@ -291,7 +291,8 @@ def test_rows_name_the_student_and_flag_what_was_tampered_with(by_jobs):
 
 def test_the_lms_export_has_a_row_per_student(by_jobs):
     lms = by_jobs.lms[2]
-    assert list(lms.columns) == ["student", "01 q1", "01 q2", "01 q3", "total"]
+    assert list(lms.columns) == ["student", "01 q1", "01 q2", "01 q3", "01 q4", "total"]
+    assert list(lms["01 q4"].iloc[:2]) == [0.0, 0.0]  # the judgement: the instructor enters its points
     assert lms.set_index("student")["total"].to_dict() == {"alice": 6.0, "bob": 5.5, "carol": 0.0}
     assert list(lms.iloc[1, 1:4]) == [1.0, 1.5, 3.0]
     assert lms.iloc[2, 1:4].isna().all()  # carol's notebook could not be read: nothing to import
@@ -322,7 +323,7 @@ def test_a_submission_whose_exercise_was_not_handed_out_says_its_check_cells_wer
     nb = submission()
     flags = grader._integrity(nb, "01", {"02": nb})
     assert flags[0] == "check cells not compared: the exercises given hold no notebook of exercise '01'"
-    assert len(flags) == 4  # and the learner's code is still scanned: the solution markers, 3 cells
+    assert len(flags) == 5  # and the learner's code is still scanned: the solution markers, 4 cells (q1-q4)
 
 
 def test_the_benchmarks_class_is_one_student_per_copy(tmp_path):

@@ -31,7 +31,7 @@ def cell_of(nb, start: str):
 
 def test_every_exercise_has_its_check_cells():
     assert sorted(HANDED_OUT) == ["01", "02", "03", "04", "05", "06"]
-    assert list(check_cells(HANDED_OUT["01"])) == ["q1", "q2", "q3"]
+    assert list(check_cells(HANDED_OUT["01"])) == ["q1", "q2", "q3", "q4"]  # q4: the judgement question
     assert check_cells(HANDED_OUT["01"])["q1"] == "q1.check(digit_model)"  # hint lines left out
 
 
@@ -45,7 +45,7 @@ def test_honest_answers_raise_no_flag(path):
 def test_the_solutions_notebook_handed_in_is_flagged():
     nb = nbformat.read(ROOT / "solutions" / "01_pretraining.ipynb", as_version=4)
     flags = integrity_flags(nb, HANDED_OUT["01"])
-    assert len(flags) == 3 and all(f.endswith(f"holds the solutions notebook's markers ({BEGIN})") for f in flags)
+    assert len(flags) == 4 and all(f.endswith(f"holds the solutions notebook's markers ({BEGIN})") for f in flags)
 
 
 def test_deleted_and_edited_check_cells_are_flagged():

@@ -176,7 +176,7 @@ def test_forked_copies_count_against_the_memory_limit_and_die_with_the_box(boxed
 def test_the_honest_solution_gets_full_marks_and_the_blank_exercise_zero(boxed):
     honest, blank = boxed.table.loc["01_honest"], boxed.table.loc["01_blank"]
     assert honest["cell errors"] == ""
-    assert (honest["points"], honest["max_points"]) == (8.0, 8.0)  # q1-q3 and the hidden test
+    assert (honest["points"], honest["max_points"]) == (8.0, 8.0)  # q1-q3 and the hidden test (q4, a judgement, earns none itself)
     assert honest["hidden:01_hidden.test_probe_gap points"] == 2.0
     assert (blank["points"], blank["max_points"]) == (0.0, 8.0)
 

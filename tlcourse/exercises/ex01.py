@@ -1,7 +1,8 @@
 """Exercise 01 · pretraining: reuse the letters-pretrained SmallCNN for digits.
 
 q1 give the pretrained model a head for digits, q2 freeze its backbone, q3 measure whether
-letter features help on digits with one label per class (against random features).
+letter features help on digits with one label per class (against random features), q4 advise
+a colleague in words from those numbers (a judgement question, graded by the instructor).
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from ..freeze import named_blocks
 from ..models import SmallCNN
 from ..pretrain import load_pretrained_cnn
 from . import checks, references
-from .core import Mistake, Problem, Requirement
+from .core import Judgement, Mistake, Problem, Requirement
 
 LETTERS, DIGITS = 26, 10
 
@@ -104,4 +105,17 @@ q3 = Problem(
     ],
 )
 
-QUESTIONS = (q1, q2, q3)
+q4 = Judgement(
+    name="q4", exercise="01", title="Advise a colleague: start from the letters network or not?",
+    variables=("advice",), requirements=(), min_words=40, instructor_points=2,
+    hints=[
+        "Start with a recommendation a colleague can act on: build on the letters-pretrained "
+        "features, or do not count on them.",
+        "Support it with your q3 numbers: both accuracies and the gap between them in points.",
+        "Say one thing your measurement cannot tell: one draw of ten labelled digits on one seed "
+        "(how much would the gap move with other digits?), a probe on random features is not a "
+        "network trained from scratch, and their forms are not our test digits.",
+    ],
+)
+
+QUESTIONS = (q1, q2, q3, q4)

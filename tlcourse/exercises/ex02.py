@@ -1,7 +1,9 @@
 """Exercise 02 · feature extraction: cache the frozen features, write the probe, pick a strategy.
 
 q1 extract the pool's features once into a cache file, q2 write a linear probe by hand and
-reach the reference accuracy, q3 measure probe vs scratch at one label per class and choose.
+reach the reference accuracy, q3 measure probe vs scratch at one label per class and choose,
+q4 advise a colleague with 20 scans per class in words from those numbers (a judgement
+question, graded by the instructor).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from torch import nn
 
 from ..data import few_shot_indices
 from . import checks, references
-from .core import Mistake, Problem, Requirement
+from .core import Judgement, Mistake, Problem, Requirement
 
 FEATURES = 256  # length of the SmallCNN's feature vector
 
@@ -128,4 +130,15 @@ q3 = Problem(
     ],
 )
 
-QUESTIONS = (q1, q2, q3)
+q4 = Judgement(
+    name="q4", exercise="02", title="Advise a colleague with 20 scans per class: probe, fine-tune or scratch?",
+    variables=("advice",), requirements=(), min_words=40, instructor_points=2,
+    hints=[
+        "Start with a recommendation: probe, fine-tune or train from scratch, and what to try first.",
+        "Support it with your q3 table: the mean validation accuracy of each strategy, over how many seeds.",
+        "Say what q3 does not tell you: it measured one label per class, not 20; digits are near "
+        "letters, solar-cell scans are not; and fine-tuning was not one of its arms.",
+    ],
+)
+
+QUESTIONS = (q1, q2, q3, q4)

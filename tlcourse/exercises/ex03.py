@@ -1,7 +1,9 @@
 """Exercise 03 · fine-tuning: which blocks learn, at which rate, and what BatchNorm does.
 
 q1 train only the last two blocks, q2 build the discriminative-learning-rate optimizer,
-q3 put frozen BatchNorm layers in eval mode, q4 fine-tune and keep the frozen blocks intact.
+q3 put frozen BatchNorm layers in eval mode, q4 fine-tune and keep the frozen blocks intact,
+q5 advise how much of a network to fine-tune, in words from the q1 and q4 numbers (a
+judgement question, graded by the instructor).
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from ..freeze import frozen_batchnorms_in_train_mode, named_blocks
 from ..models import SmallCNN
 from ..train import evaluate
 from . import checks, references
-from .core import Mistake, Problem, Requirement
+from .core import Judgement, Mistake, Problem, Requirement
 
 LR, DECAY = 1e-3, 0.3  # the rates q2 asks for
 BUDGET = 5  # labelled digits per class in q4
@@ -158,4 +160,17 @@ q4 = Problem(
     ],
 )
 
-QUESTIONS = (q1, q2, q3, q4)
+q5 = Judgement(
+    name="q5", exercise="03", title="Advise a colleague: how much of the network to fine-tune?",
+    variables=("advice",), requirements=(), min_words=40, instructor_points=2,
+    hints=[
+        "Start with a recommendation: the head only, block3 and the head (as in q4), or every "
+        "block with discriminative learning rates (as in q2).",
+        "Support it with your numbers: how many parameters your q1 model trains out of how many, "
+        "and the test accuracy of your q4 model.",
+        "Say what one fine-tuning run cannot tell you: you measured no alternative here, on one "
+        "seed, so the accuracy alone does not show that it beats the others.",
+    ],
+)
+
+QUESTIONS = (q1, q2, q3, q4, q5)

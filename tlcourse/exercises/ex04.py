@@ -1,7 +1,8 @@
 """Exercise 04 · NLP transfer: freeze transformer layers, probe frozen embeddings, choose by measuring.
 
 q1 train only the top two transformer layers and the head, q2 embed once and fit a linear
-probe with 100 labelled tweets, q3 measure TF-IDF against the MiniLM probe and choose.
+probe with 100 labelled tweets, q3 measure TF-IDF against the MiniLM probe and choose, q4
+advise a team in words from those numbers (a judgement question, graded by the instructor).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from ..freeze import named_blocks
 from ..models.text import TextClassifier
 from ..nlp import PROBE_C
 from . import checks, references
-from .core import Mistake, Problem, Requirement
+from .core import Judgement, Mistake, Problem, Requirement
 
 LABELS = 100  # labelled tweets in all (50 per class) in q2 and q3
 C = PROBE_C  # q2's probe strength: notebook 04's, chosen by cross-validation on pool tweets
@@ -144,4 +145,16 @@ q3 = Problem(
     ],
 )
 
-QUESTIONS = (q1, q2, q3)
+q4 = Judgement(
+    name="q4", exercise="04", title="Advise a team with 100 labelled tweets: bag of words or MiniLM?",
+    variables=("advice",), requirements=(), min_words=40, instructor_points=2,
+    hints=[
+        "Start with a recommendation: TF-IDF + logistic regression or the probe on MiniLM embeddings.",
+        "Support it with your numbers: each strategy's mean validation accuracy in q3 (over how "
+        "many seeds) and your q2 probe's test accuracy.",
+        "Say what the measurement cannot tell you: general tweets are not the team's, 100 labels "
+        "is one budget, and the encoder costs a transformer pass per tweet at prediction time.",
+    ],
+)
+
+QUESTIONS = (q1, q2, q3, q4)

@@ -1,7 +1,9 @@
 """Exercise 05 · domain adaptation: rendered digits (labelled) -> handwriting (unlabelled).
 
 q1 AdaBN by hand on the source-trained SmallCNN, q2 write the gradient-reversal layer of DANN,
-q3 choose a pseudo-label threshold for self-training by measuring, without a target label.
+q3 choose a pseudo-label threshold for self-training by measuring, without a target label,
+q4 advise whether to self-train, in words from the q3 table (a judgement question, graded
+by the instructor).
 Every check works on the learner's own objects: it re-runs AdaBN on a copy of their source
 model, runs their layer on fresh tensors, and re-measures their model's threshold table.
 """
@@ -23,7 +25,7 @@ from ..adapt import GradientReversal, adabn, threshold_statistics
 from ..freeze import is_batchnorm
 from ..models import SmallCNN
 from . import checks, references
-from .core import Mistake, Problem, Requirement
+from .core import Judgement, Mistake, Problem, Requirement
 
 BATCH = 256  # q1: images per forward pass, as tlcourse.adapt.adabn
 STATS_TOLERANCE = 0.01  # q1: |yours - target| / |target| over every BatchNorm mean and variance
@@ -410,4 +412,17 @@ q3 = Problem(
     ],
 )
 
-QUESTIONS = (q1, q2, q3)
+q4 = Judgement(
+    name="q4", exercise="05", title="Advise a team without target labels: self-train, or stop at AdaBN?",
+    variables=("advice",), requirements=(), min_words=40, instructor_points=2,
+    hints=[
+        "Start with a recommendation: self-train from the AdaBN model at your threshold, or ship "
+        "AdaBN alone and label some target images first.",
+        "Support it with your q3 table: the threshold you chose and its row (the share of the pool "
+        "kept, the rarest digit's share, the held-out source accuracy).",
+        "Say what the table cannot tell you: the source accuracy is measured on rendered digits, and "
+        "on handwriting a confident model is wrong more often; no target label checked the pseudo-labels.",
+    ],
+)
+
+QUESTIONS = (q1, q2, q3, q4)

@@ -2,7 +2,9 @@
 
 q1 compute a log-mel spectrogram by hand, q2 freeze the ImageNet Lite0 for spectrograms
 (everything but the head), q3 choose between the near source (a CNN pretrained on other
-spoken words) and the far one (ImageNet) for 5 labels per class, by measuring their probes.
+spoken words) and the far one (ImageNet) for 5 labels per class, by measuring their probes,
+q4 advise a team which source to start from, in words from the q3 table (a judgement
+question, graded by the instructor).
 Every check works on the learner's own objects: it runs their function on clips of its own,
 trains a copy of their model for a few steps, and re-measures the comparison their table reports.
 """
@@ -20,7 +22,7 @@ from torch import nn
 from ..data.audio import SPECTROGRAM, mel_filterbank
 from ..freeze import frozen_batchnorms_in_train_mode, named_blocks
 from . import checks, references
-from .core import Mistake, Problem, Requirement
+from .core import Judgement, Mistake, Problem, Requirement
 
 # --- q1 · a log-mel spectrogram by hand --------------------------------------------------------
 
@@ -329,4 +331,17 @@ q3 = Problem(
     ],
 )
 
-QUESTIONS = (q1, q2, q3)
+q4 = Judgement(
+    name="q4", exercise="06", title="Advise a team with 5 recordings per command: which source?",
+    variables=("advice",), requirements=(), min_words=40, instructor_points=2,
+    hints=[
+        "Start with a recommendation: the near source (a network pretrained on other spoken words), "
+        "the far one (ImageNet), or training from scratch.",
+        "Support it with your q3 table: each probe's mean validation accuracy, and scratch for scale, "
+        "over how many seeds.",
+        "Say what the measurement cannot tell you: synthetic voices and English digits are not their "
+        "commands, and how well the near source does depends on how long it was pretrained (the profile).",
+    ],
+)
+
+QUESTIONS = (q1, q2, q3, q4)
