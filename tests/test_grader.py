@@ -291,8 +291,9 @@ def test_rows_name_the_student_and_flag_what_was_tampered_with(by_jobs):
 
 def test_the_lms_export_has_a_row_per_student(by_jobs):
     lms = by_jobs.lms[2]
-    assert list(lms.columns) == ["student", "01 q1", "01 q2", "01 q3", "01 q4", "total"]
-    assert list(lms["01 q4"].iloc[:2]) == [0.0, 0.0]  # the judgement: the instructor enters its points
+    judged = "01 q4 (instructor, 2 points)"
+    assert list(lms.columns) == ["student", "01 q1", "01 q2", "01 q3", judged, "total"]
+    assert lms[judged].iloc[:2].isna().all()  # the judgement: empty, for the instructor to fill in
     assert lms.set_index("student")["total"].to_dict() == {"alice": 6.0, "bob": 5.5, "carol": 0.0}
     assert list(lms.iloc[1, 1:4]) == [1.0, 1.5, 3.0]
     assert lms.iloc[2, 1:4].isna().all()  # carol's notebook could not be read: nothing to import
