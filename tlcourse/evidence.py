@@ -96,6 +96,13 @@ def _compact_profile(profile: Profile) -> Profile:
                    speech_target_samples=min(profile.speech_target_samples, 300))
 
 
+def _with_features(task):
+    """``task`` with its pretrained features computed, so that, as in the notebooks that cache
+    them first, the probes' seconds per run leave out the one-off feature pass."""
+    task.features(True)
+    return task
+
+
 def _compact_digits(profile: Profile, with_imagenet: bool) -> pd.DataFrame:
     """Notebooks 02 and 03 compact: the letters SmallCNN on handwritten digits."""
     from .tasks import digits_task, lite0_task
@@ -103,9 +110,10 @@ def _compact_digits(profile: Profile, with_imagenet: bool) -> pd.DataFrame:
     settings, budgets = Settings.for_profile(profile), profile.finetune_labels_per_class
     strategies = ["scratch", "linear_probe"] if with_imagenet else ["scratch", "linear_probe", "finetune_last_k",
                                                                     "finetune_all"]
-    runs = [compare(digits_task(profile), strategies, budgets, profile.seeds, settings, progress=False)]
+    digits = _with_features(digits_task(profile))
+    runs = [compare(digits, strategies, budgets, profile.seeds, settings, progress=False)]
     if with_imagenet:
-        runs.append(compare(lite0_task("mnist5k", profile), ["linear_probe"], budgets, profile.seeds, settings,
+        runs.append(compare(_with_features(lite0_task("mnist5k", profile)), ["linear_probe"], budgets, profile.seeds, settings,
                             progress=False))
     return pd.concat(runs)
 
@@ -114,7 +122,7 @@ def _compact_text(profile: Profile) -> pd.DataFrame:
     """Notebook 04 compact: MiniLM on tweets, probe and top layers against TF-IDF and scratch."""
     from .nlp import text_settings, text_task
 
-    task, settings = text_task("tweets", model="minilm", profile=profile), text_settings(profile)
+    task, settings = _with_features(text_task("tweets", model="minilm", profile=profile)), text_settings(profile)
     pool_per_class = int(task.pool.labels.bincount().min())
     budgets = [b for b in profile.text_labels_per_class if b <= pool_per_class][:2]
     return pd.concat([
@@ -127,7 +135,7 @@ def _compact_scans(profile: Profile) -> pd.DataFrame:
     adaptation runs are in notebook 05's full table only)."""
     from .tasks import scans_task
 
-    return compare(scans_task(profile), ["small_scratch", "linear_probe", "adabn_probe", "finetune_last_k"],
+    return compare(_with_features(scans_task(profile)), ["small_scratch", "linear_probe", "adabn_probe", "finetune_last_k"],
                    profile.scan_labels_per_class, profile.seeds, Settings.for_profile(profile), progress=False)
 
 
@@ -138,10 +146,10 @@ def _compact_speech(profile: Profile) -> pd.DataFrame:
     speech, settings = speech_tasks(profile, progress=False), Settings.for_profile(profile)
     budgets = profile.finetune_labels_per_class
     return pd.concat([
-        compare(speech.words, ["scratch", "linear_probe", "finetune_all"], budgets, profile.seeds, settings,
+        compare(_with_features(speech.words), ["scratch", "linear_probe", "finetune_all"], budgets, profile.seeds, settings,
                 progress=False),
-        compare(speech.letters, ["linear_probe"], budgets, profile.seeds, settings, progress=False),
-        compare(speech.imagenet, ["linear_probe"], budgets, profile.seeds, settings, progress=False)])
+        compare(_with_features(speech.letters), ["linear_probe"], budgets, profile.seeds, settings, progress=False),
+        compare(_with_features(speech.imagenet), ["linear_probe"], budgets, profile.seeds, settings, progress=False)])
 
 
 COMPACT = {  # notebook -> its compact stand-in, measured when the notebook's own table is missing
