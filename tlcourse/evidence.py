@@ -17,7 +17,9 @@ reason. :func:`decision_map` keeps the best strategy per similarity and budget, 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -93,7 +95,7 @@ def _compact_profile(profile: Profile) -> Profile:
                    max_pool_per_class=min(profile.max_pool_per_class, 60),
                    text_samples=min(profile.text_samples, 1_200),
                    speech_source_samples=min(profile.speech_source_samples, 1_000),
-                   speech_target_samples=min(profile.speech_target_samples, 300))
+                   speech_target_samples=min(profile.speech_target_samples, 600))  # 60 a digit: budgets to 50
 
 
 def _with_features(task):
@@ -103,19 +105,24 @@ def _with_features(task):
     return task
 
 
-def _compact_digits(profile: Profile, with_imagenet: bool) -> pd.DataFrame:
-    """Notebooks 02 and 03 compact: the letters SmallCNN on handwritten digits."""
-    from .tasks import digits_task, lite0_task
+@lru_cache(maxsize=2)
+def _digit_runs(profile: Profile) -> pd.DataFrame:
+    """The letters SmallCNN on handwritten digits, every strategy notebooks 02 and 03 share,
+    measured once for both."""
+    from .tasks import digits_task
 
-    settings, budgets = Settings.for_profile(profile), profile.finetune_labels_per_class
-    strategies = ["scratch", "linear_probe"] if with_imagenet else ["scratch", "linear_probe", "finetune_last_k",
-                                                                    "finetune_all"]
-    digits = _with_features(digits_task(profile))
-    runs = [compare(digits, strategies, budgets, profile.seeds, settings, progress=False)]
-    if with_imagenet:
-        runs.append(compare(_with_features(lite0_task("mnist5k", profile)), ["linear_probe"], budgets, profile.seeds, settings,
-                            progress=False))
-    return pd.concat(runs)
+    return compare(_with_features(digits_task(profile)), ["scratch", "linear_probe", "finetune_last_k", "finetune_all"],
+                   profile.finetune_labels_per_class, profile.seeds, Settings.for_profile(profile), progress=False)
+
+
+def _compact_feature_extraction(profile: Profile) -> pd.DataFrame:
+    """Notebook 02 compact: the letters probe and scratch, and the ImageNet probe, on the same digits."""
+    from .tasks import lite0_task
+
+    digits = _digit_runs(profile)
+    imagenet = compare(_with_features(lite0_task("mnist5k", profile)), ["linear_probe"],
+                       profile.finetune_labels_per_class, profile.seeds, Settings.for_profile(profile), progress=False)
+    return pd.concat([digits[digits["strategy"].isin(["scratch", "linear_probe"])], imagenet])
 
 
 def _compact_text(profile: Profile) -> pd.DataFrame:
@@ -144,7 +151,8 @@ def _compact_speech(profile: Profile) -> pd.DataFrame:
     from .tasks import speech_tasks
 
     speech, settings = speech_tasks(profile, progress=False), Settings.for_profile(profile)
-    budgets = profile.finetune_labels_per_class
+    fewest = int(speech.words.pool.labels.bincount().min())
+    budgets = [b for b in profile.finetune_labels_per_class if b <= fewest]
     return pd.concat([
         compare(_with_features(speech.words), ["scratch", "linear_probe", "finetune_all"], budgets, profile.seeds, settings,
                 progress=False),
@@ -153,8 +161,8 @@ def _compact_speech(profile: Profile) -> pd.DataFrame:
 
 
 COMPACT = {  # notebook -> its compact stand-in, measured when the notebook's own table is missing
-    "02_feature_extraction": lambda p: _compact_digits(p, with_imagenet=True),
-    "03_fine_tuning": lambda p: _compact_digits(p, with_imagenet=False),
+    "02_feature_extraction": _compact_feature_extraction,
+    "03_fine_tuning": _digit_runs,
     "04_nlp_transfer": _compact_text,
     "05_domain_adaptation": _compact_scans,
     "06_speech": _compact_speech,
@@ -169,6 +177,7 @@ def course_results(profile: Profile | None = None, notebooks=NOTEBOOKS) -> pd.Da
     tables = []
     for notebook in notebooks:
         full, compact = results_path(notebook, profile), results_path(notebook, profile, compact=True)
+        start = time.perf_counter()
         if full.exists():
             table, origin = load_results(full), "saved"
         elif compact.exists():
@@ -176,7 +185,7 @@ def course_results(profile: Profile | None = None, notebooks=NOTEBOOKS) -> pd.Da
         else:
             table, origin = COMPACT[notebook](_compact_profile(profile)), "compact, measured now"
             save_results(table[list(COLUMNS)], compact)
-        print(f"{notebook:>22}: {origin:<22} {len(table):4d} runs"
+        print(f"{notebook:>22}: {origin:<22} {len(table):4d} runs in {time.perf_counter() - start:5.1f} s"
               + ("" if origin == "saved" else f" (run notebooks/{notebook}.ipynb for the full table)"))
         tables.append(table[list(COLUMNS)].assign(notebook=notebook, origin=origin))
     return pd.concat(tables, ignore_index=True)
@@ -274,7 +283,7 @@ def recommend(rows: pd.DataFrame, labels_per_class: float, similarity: str,
              f"{', '.join(str(b) for b in sorted(near['labels_per_class'].unique()))} labels per class")
     if gains.empty:
         return Recommendation(SCRATCH, f"no measured transfer run of {where} fits in {max_seconds:g} s per run.",
-                              gains, near)
+                              gains, affordable)
     if gains.iloc[0] < MARGIN:
         return Recommendation(SCRATCH, f"on {where} the best affordable transfer ({gains.index[0]}) gained "
                               f"{gains.iloc[0]:+.1f} points over no transfer, under {MARGIN:g}.", gains, affordable)
