@@ -147,7 +147,7 @@ panel
 # %%
 for question in [(1, "near", "CPU, seconds per run"), (50, "near", "GPU"), (10, "far", "CPU, seconds per run"),
                  (50, "far", "GPU"), (1, "moderate", "GPU")]:
-    print(f"{question[0]:>3} labels per class, {question[1]:>8} source, {question[2]:<22} -> {panel.ask(*question)}")
+    print(f"labels per class {question[0]}, {question[1]} source, {question[2]}:\n    {panel.ask(*question)}")
 
 # %% [markdown]
 # The advice is only as good as the evidence behind it: a handful of targets, the course's
@@ -179,10 +179,12 @@ folder = Path(MY_FOLDER) if MY_FOLDER else save_image_folder(load("faces"), Path
 mine = load_image_folder(folder, size=64)
 print(f"{folder}: {len(mine)} images, classes {mine.classes}, "
       f"{mine.labels.bincount().tolist()} per class, {tuple(mine.images.shape[1:])} each")
-image_grid(mine.images[::max(1, len(mine) // 16)][:16], titles=[mine.classes[y] for y in mine.labels[::max(1, len(mine) // 16)][:16]]);
+some = mine.subset(range(0, len(mine), max(1, len(mine) // 16))[:16])  # 16 images across the classes
+image_grid(some.images, titles=[mine.classes[y] for y in some.labels]);
 
 # %%
 imagenet, letters = own_task(mine, "imagenet", profile), own_task(mine, "letters", profile)
+imagenet.features(True), letters.features(True)  # the probes' one-off feature pass, kept out of seconds per run
 fewest = int(imagenet.pool.labels.bincount().min())
 own_budgets = [b for b in profile.finetune_labels_per_class if b <= fewest][:2]
 own_seeds = profile.seeds[:2]

@@ -105,6 +105,6 @@ def test_a_cell_added_or_a_script_deleted_is_reported(tmp_path):
     nb = nbformat.read(notebook, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell("print('new cell')"))
     nbformat.write(nb, notebook)
-    assert "has 23 cells and its .py 22" in pair_mismatch(notebook, tmp_path)
+    assert "has 24 cells and its .py 23" in pair_mismatch(notebook, tmp_path)
     notebook.with_suffix(".py").unlink()
     assert "has no paired 03_fine_tuning.py" in pair_mismatch(notebook, tmp_path)

@@ -279,15 +279,17 @@ def recommend(rows: pd.DataFrame, labels_per_class: float, similarity: str,
     near = nearest_rows(rows, labels_per_class, similarity)
     affordable = near[near["seconds"] <= max_seconds]
     gains = affordable.groupby("family")["gain"].mean().sort_values(ascending=False)
-    where = (f"{', '.join(sorted(near['task'].unique()))} ({near['similarity'].iloc[0]} sources) at "
-             f"{', '.join(str(b) for b in sorted(near['labels_per_class'].unique()))} labels per class")
+    where = (f"{', '.join(sorted(near['task'].unique()))} ({near['similarity'].iloc[0]} sources), labels per "
+             f"class {', '.join(str(b) for b in sorted(near['labels_per_class'].unique()))}")
+    limit = "with no limit on compute" if math.isinf(max_seconds) else f"within {max_seconds:g} s per run"
     if gains.empty:
-        return Recommendation(SCRATCH, f"no measured transfer run of {where} fits in {max_seconds:g} s per run.",
+        return Recommendation(SCRATCH, f"no measured transfer run of {where} fits {limit}.",
                               gains, affordable)
     if gains.iloc[0] < MARGIN:
         return Recommendation(SCRATCH, f"on {where} the best affordable transfer ({gains.index[0]}) gained "
-                              f"{gains.iloc[0]:+.1f} points over no transfer, under {MARGIN:g}.", gains, affordable)
+                              f"{gains.iloc[0]:+.1f} points over no transfer {limit}, under the "
+                              f"{MARGIN:g}-point margin.", gains, affordable)
     best = gains.index[0]
     return Recommendation(best, f"on {where} it gained {gains.iloc[0]:+.1f} points over no transfer on "
-                          f"average, the most of any family within {max_seconds:g} s per run.", gains,
+                          f"average, the most of any family {limit}.", gains,
                           affordable[affordable["family"] == best])
