@@ -137,3 +137,16 @@ def test_advice_panel_follows_its_controls(synthetic):
     with pytest.raises(ValueError, match="compute"):
         panel.ask(5, "near", "TPU")
     assert math.isinf(evidence.COMPUTE["GPU"])
+
+
+def test_the_heatmap_draws_one_labelled_cell_per_measured_cell(synthetic):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from tlcourse.plots import decision_heatmap
+
+    best = decision_map(evidence.evidence(synthetic))
+    ax = decision_heatmap(best)
+    texts = [t.get_text() for t in ax.texts]
+    assert len(texts) == len(best) and any(t.startswith("+70.0 points\nlinear_probe\nwords->digits") for t in texts)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["near", "moderate", "far"]
