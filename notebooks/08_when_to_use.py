@@ -226,8 +226,9 @@ print(panel.ask(own_budgets[-1], "moderate", "CPU, a minute per run"))
 # * The course's measurements, from notebooks 02 to 06, make one map: labels per class by how
 #   near the source is, each cell with the best transfer strategy's gain over no transfer and
 #   what a run of it cost (the lines printed under the map).
-# * Near sources pay most with few labels, and their gain shrinks as labels grow; far sources
-#   pay less, and which strategy wins there depends on the target.
+# * Near sources pay most with few labels, and their gain shrinks as labels grow; with few
+#   labels (up to ten per class) a moderate or far source gains less than a near one, and which
+#   strategy wins there depends on the target.
 # * The advice panel applies one stated rule to those rows (nearest evidence, within your
 #   compute, highest mean gain, or scratch when nothing gains enough) and shows the rows.
 # * Your own folder goes through the same `compare(...)`; its decision table is the answer for

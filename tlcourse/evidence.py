@@ -90,11 +90,11 @@ def record(results: pd.DataFrame, notebook: str, profile: str | Profile | None =
 
 
 def _compact_profile(profile: Profile) -> Profile:
-    """The profile with one seed and smaller pools and test sets, for the compact stand-ins."""
+    """The profile with one seed and smaller pools and test sets, for the compact stand-ins. The
+    sources stay as they are (a words CNN pretrained on fewer words would understate near transfer)."""
     return replace(profile, seeds=profile.seeds[:1], max_eval=min(profile.max_eval, 400),
                    max_pool_per_class=min(profile.max_pool_per_class, 60),
                    text_samples=min(profile.text_samples, 1_200),
-                   speech_source_samples=min(profile.speech_source_samples, 1_000),
                    speech_target_samples=min(profile.speech_target_samples, 600))  # 60 a digit: budgets to 50
 
 
@@ -107,11 +107,12 @@ def _with_features(task):
 
 @lru_cache(maxsize=2)
 def _digit_runs(profile: Profile) -> pd.DataFrame:
-    """The letters SmallCNN on handwritten digits, every strategy notebooks 02 and 03 share,
-    measured once for both."""
+    """Notebook 03 compact, whose scratch and probe runs notebook 02's compact shares: the letters
+    SmallCNN on handwritten digits (``finetune_all`` and gradual unfreezing are in notebook 03's
+    full table only)."""
     from .tasks import digits_task
 
-    return compare(_with_features(digits_task(profile)), ["scratch", "linear_probe", "finetune_last_k", "finetune_all"],
+    return compare(_with_features(digits_task(profile)), ["scratch", "linear_probe", "finetune_last_k"],
                    profile.finetune_labels_per_class, profile.seeds, Settings.for_profile(profile), progress=False)
 
 
@@ -126,15 +127,15 @@ def _compact_feature_extraction(profile: Profile) -> pd.DataFrame:
 
 
 def _compact_text(profile: Profile) -> pd.DataFrame:
-    """Notebook 04 compact: MiniLM on tweets, probe and top layers against TF-IDF and scratch."""
+    """Notebook 04 compact: the frozen MiniLM probe against TF-IDF at two budgets (the scratch
+    transformer and fine-tuning, a minute or more a run on a CPU, are in notebook 04's full table)."""
     from .nlp import text_settings, text_task
 
-    task, settings = _with_features(text_task("tweets", model="minilm", profile=profile)), text_settings(profile)
+    task = _with_features(text_task("tweets", model="minilm", profile=profile))
     pool_per_class = int(task.pool.labels.bincount().min())
     budgets = [b for b in profile.text_labels_per_class if b <= pool_per_class][:2]
-    return pd.concat([
-        compare(task, ["tfidf_logreg", "scratch", "linear_probe"], budgets, profile.seeds, settings, progress=False),
-        compare(task, ["finetune_last_k"], budgets[-1:], profile.seeds, settings, progress=False)])
+    return compare(task, ["tfidf_logreg", "linear_probe"], budgets, profile.seeds, text_settings(profile),
+                   progress=False)
 
 
 def _compact_scans(profile: Profile) -> pd.DataFrame:
