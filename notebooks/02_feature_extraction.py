@@ -161,6 +161,11 @@ lite0_digit_results = compare(lite0_digits, ["linear_probe"], profile.labels_per
 near_vs_big = pd.concat([results, lite0_digit_results])
 print(describe(near_vs_big, "imagenet_probe", "linear_probe"))
 
+# %%
+from tlcourse.evidence import record
+
+record(near_vs_big, "02_feature_extraction");  # kept for notebook 08, which maps every notebook's results
+
 # %% [markdown]
 # Measured with the `cpu` profile, the small network pretrained on letters beats the ImageNet
 # model at every budget, by a wide margin with one label per class, and the gap shrinks as

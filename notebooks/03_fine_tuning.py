@@ -137,6 +137,11 @@ summary = summarize(results)
 data_efficiency(summary, title="fine-tuning the letters-pretrained SmallCNN on digits");
 
 # %%
+from tlcourse.evidence import record
+
+record(results, "03_fine_tuning");  # kept for notebook 08, which maps every notebook's results
+
+# %%
 print(describe(results, "finetune_all", "scratch"))
 print()
 print(describe(results, "linear_probe", "finetune_all"))

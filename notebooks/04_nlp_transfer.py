@@ -245,6 +245,11 @@ everything = pd.concat([results, finetuned])
 accuracy_table(everything, budget="labels")
 
 # %%
+from tlcourse.evidence import record
+
+record(everything, "04_nlp_transfer");  # kept for notebook 08, which maps every notebook's results
+
+# %%
 seconds = finetuned.groupby("strategy")["seconds"].mean()
 print(f"one run: every layer {seconds['finetune_all']:.0f} s, top two layers on the cached frozen "
       f"output {seconds['finetune_last_k']:.0f} s ({seconds['finetune_all'] / seconds['finetune_last_k']:.1f}x "

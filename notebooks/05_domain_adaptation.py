@@ -198,6 +198,11 @@ scan_results = compare(scans, ["linear_probe", "adabn_probe", "finetune_last_k",
 accuracy_table(scan_results)
 
 # %%
+from tlcourse.evidence import record
+
+record(pd.concat([runs, scan_results]), "05_domain_adaptation");  # kept for notebook 08, which maps every notebook's results
+
+# %%
 print(describe(scan_results, "finetune_last_k", "linear_probe"))
 print(describe(scan_results, "adabn_probe", "linear_probe"))
 print(describe(scan_results, "linear_probe", "small_scratch"))

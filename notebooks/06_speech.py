@@ -146,6 +146,11 @@ results.loc[results["strategy"] == "words scratch", "strategy"] = "scratch"
 results.loc[results["strategy"] == "words random_probe", "strategy"] = "random_probe"
 accuracy_table(results)
 
+# %%
+from tlcourse.evidence import record
+
+record(results, "06_speech");  # kept for notebook 08, which maps every notebook's results
+
 # %% [markdown]
 # Test accuracy (%) as mean ± std over seeds; "-" where a strategy was not run at that budget
 # (the networks train at fewer budgets to keep the notebook short). Each row's last column is

@@ -607,6 +607,83 @@ def test_ex06_q3_re_measures_the_table_and_the_choice():
     assert result.status == INCORRECT and "validation_task" in result.feedback[0]
 
 
+def _course_table():
+    """A small course results table (as course_results returns it) with known answers: the near
+    source gains 40, 20, then 3 points at 1, 5 and 50 labels per class; the far source's probe is
+    fast and gains 2 points at 20, its fine-tuning slow and gains 8."""
+    import pandas as pd
+
+    def runs(notebook, task, strategy, budgets, accuracies, seconds=1.0):
+        return [{"task": task, "strategy": strategy, "labels_per_class": b, "labels": 10 * b, "seed": 0,
+                 "accuracy": a, "seconds": seconds, "trainable_parameters": 10, "notebook": notebook,
+                 "origin": "saved"} for b, a in zip(budgets, accuracies)]
+
+    return pd.DataFrame(
+        runs("02_feature_extraction", "letters->digits", "scratch", (1, 5, 50), (0.2, 0.6, 0.9))
+        + runs("02_feature_extraction", "letters->digits", "linear_probe", (1, 5, 50), (0.6, 0.8, 0.93))
+        + runs("05_domain_adaptation", "imagenet->solar_cells", "small_scratch", (20,), (0.6,))
+        + runs("05_domain_adaptation", "imagenet->solar_cells", "linear_probe", (20,), (0.62,))
+        + runs("05_domain_adaptation", "imagenet->solar_cells", "finetune_last_k", (20,), (0.68,), seconds=300))
+
+
+def test_ex08_q1_reads_the_first_budget_under_the_threshold():
+    from tlcourse.exercises import ex08
+
+    table = _course_table()
+    assert ex08.near_budget_below(table) == 50
+    assert ex08.q1.evaluate({"results": table, "budget_below": 50}).status == CORRECT
+    wrong = ex08.q1.evaluate({"results": table, "budget_below": 5})
+    assert wrong.status == PARTIAL and "best near-source gain per budget is {1: 40.0, 5: 20.0, 50: 3.0}" in wrong.feedback[0]
+    typed = ex08.q1.evaluate({"results": table.drop(columns="notebook"), "budget_below": 50})
+    assert typed.status == INCORRECT and "course_results(profile)" in typed.feedback[0]
+    generous = table.assign(accuracy=table["accuracy"].where(table["strategy"] != "linear_probe", 1.0))
+    assert ex08.near_budget_below(generous) == ex08.NONE_BELOW
+
+
+def test_ex08_q2_measures_the_folder_and_the_choice(tmp_path):
+    from tlcourse import get_profile
+    from tlcourse.data import load_image_folder
+    from tlcourse.exercises import ex08
+    from tlcourse.experiments import Settings, compare
+    from tlcourse.tasks import own_task
+
+    folder = ex08.write_folder(tmp_path / "digits")
+    assert sorted(p.name for p in folder.iterdir()) == ["0", "1", "2"]
+    data = load_image_folder(folder, size=32)
+    assert len(data) == ex08.CLASSES * ex08.PER_CLASS
+    profile = get_profile()
+    results = compare(own_task(data, "letters", profile), list(ex08.STRATEGIES), [ex08.BUDGET], profile.seeds,
+                      Settings.for_profile(profile), progress=False)
+    means = results.groupby("strategy")["accuracy"].mean()
+    best, worst = means.idxmax(), means.idxmin()
+    assert ex08.q2.evaluate({"folder_results": results, "best_strategy": best}).status == CORRECT
+    if best != worst:
+        verdict = ex08.q2.evaluate({"folder_results": results, "best_strategy": worst})
+        assert verdict.status == PARTIAL and "should follow the measurement" in verdict.feedback[0]
+    typed = results.assign(accuracy=results["accuracy"] + 0.2)  # not what these runs measure
+    assert "in `folder_results`" in ex08.q2.evaluate({"folder_results": typed, "best_strategy": best}).feedback[0]
+    imagenet = results.assign(task="imagenet->digits")
+    assert "own_task(data, 'letters')" in ex08.q2.evaluate({"folder_results": imagenet, "best_strategy": best}).feedback[0]
+
+
+def test_ex08_q3_wants_the_affordable_nearest_rows_and_their_choice(monkeypatch):
+    from tlcourse.evidence import evidence, nearest_rows
+    from tlcourse.exercises import ex08
+
+    table = _course_table()
+    rows = evidence(table)
+    support = nearest_rows(rows, 20, "far")
+    cheap = support[support["seconds"] <= 60]
+    assert ex08.q3.evaluate({"results": table, "choice": "probe", "support": cheap}).status == CORRECT
+    slow = ex08.q3.evaluate({"results": table, "choice": "partial fine-tune", "support": support})
+    assert slow.status == PARTIAL and "more than 60 s a run" in slow.feedback[0]
+    assert "the rule picks the highest" in slow.feedback[1]
+    stray = ex08.q3.evaluate({"results": table, "choice": "probe", "support": rows[rows["similarity"] == "near"]})
+    assert "not among the rows nearest the project" in stray.feedback[0]
+    monkeypatch.setitem(ex08.PROJECT, "compute", "GPU")
+    assert ex08.q3.evaluate({"results": table, "choice": "partial fine-tune", "support": support}).status == CORRECT
+
+
 def test_a_judgement_question_is_complete_with_words_and_a_number_and_earns_no_automatic_points():
     from tlcourse.exercises import NOT_DONE, WRITTEN, Judgement
 

@@ -269,3 +269,34 @@ def players(waveforms, sample_rate: int, captions):
              for wave, caption in zip(waveforms, captions)]
     rows = ["<tr>" + "".join(cells[i:i + 4]) + "</tr>" for i in range(0, len(cells), 4)]
     return HTML("<table>" + "".join(rows) + "</table>")
+
+
+def _count(n: float) -> str:
+    """12810 -> "13k", 4_007_000 -> "4.0M": parameter counts that fit in a map cell."""
+    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.0f}k" if n >= 1e3 else f"{n:.0f}"
+
+
+def decision_heatmap(best: pd.DataFrame, ax=None, title: str | None = None):
+    """Notebook 08's map: source similarity (rows) x labels per class (columns), each cell
+    coloured by the best transfer strategy's gain over no transfer (points; red: transfer lost)
+    and labelled with that strategy, its seconds per run and trainable parameters. ``best`` is
+    :func:`tlcourse.evidence.decision_map`'s table. Returns the Axes."""
+    rows, columns = list(best["similarity"].cat.categories), list(best["budget"].cat.categories)
+    gains = best.pivot_table(index="similarity", columns="budget", values="gain", observed=False, aggfunc="first")
+    gains = gains.reindex(index=rows, columns=columns)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(2.3 * len(columns) + 1.5, 1.4 * len(rows) + 1))
+    limit = max(1.0, float(gains.abs().max().max()))
+    image = ax.imshow(gains.to_numpy(dtype=float), cmap="RdYlGn", vmin=-limit, vmax=limit, aspect="auto")
+    for _, cell in best.iterrows():
+        text = (f"{cell['gain']:+.1f} points\n{cell['strategy']}\n{cell['task']}\n"
+                f"{cell['seconds']:.2g} s, {_count(cell['trainable_parameters'])} params")
+        ax.text(columns.index(cell["budget"]), rows.index(cell["similarity"]), text, ha="center", va="center",
+                fontsize=7)
+    ax.set_xticks(range(len(columns)), columns)
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_xlabel("labelled examples per class")
+    ax.set_ylabel("source similarity")
+    ax.figure.colorbar(image, ax=ax, label="gain over no transfer (points)")
+    ax.set_title(title or "best transfer strategy per cell (empty: not measured)")
+    return ax

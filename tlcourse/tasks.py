@@ -13,7 +13,8 @@
 - :func:`speech_sets`: notebook 06's synthetic speech at the profile's sizes, and
   :func:`speech_tasks`: the spoken digits as 32 x 32 log-mel images, with three sources to
   transfer from: a SmallCNN pretrained on other spoken words (near), the letters SmallCNN
-  (far: images to audio, same network) and the ImageNet Lite0 (far, and 11x larger).
+  (far: images to audio, same network) and the ImageNet Lite0 (far, and 11x larger);
+- :func:`own_task`: the learner's own images (notebook 08), from ImageNet or from letters.
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from torch import nn
 
 from .adapt import AdaptationTask, adabn
 from .config import Profile, cache_dir, get_profile
-from .data import few_shot_subset, load, spectrogram_images, stratified_split
+from .data import ImageDataset, few_shot_subset, load, spectrogram_images, stratified_split
+from .data.core import resize_images
 from .experiments import Settings, Task, _training_set, probe_on_features
 from .train import _digest, evaluate, extract_features, fit_for_steps
 from .models import SmallCNN, pretrained
@@ -208,3 +210,36 @@ def speech_tasks(profile: Profile | None = None, seed: int = 0, progress: bool =
     return SpeechTasks(Task("words->digits", pool, test, transfer_small_cnn(words, len(pool.classes))),
                        Task("letters->digits", pool, test, transfer_small_cnn(letters, len(pool.classes))),
                        imagenet, audio, source, meta)
+
+
+# own_task's sources: what make_model(True) starts from, for a learner's own images.
+OWN_SOURCES = {
+    "imagenet": "EfficientNet-Lite0 pretrained on ImageNet photos (4.7M parameters), any images",
+    "letters": "the SmallCNN pretrained on rendered letters (0.4M parameters), grey 32 px images",
+}
+
+
+def own_task(data, source: str = "imagenet", profile: Profile | None = None, test_fraction: float = 0.3) -> Task:
+    """A learner's own ImageDataset (e.g. :func:`tlcourse.data.load_image_folder`) as a Task that
+    :func:`tlcourse.experiments.compare` runs like the course's: ``test_fraction`` of every class
+    held out (seed 0), the rest the pool to draw label budgets from.
+
+    ``source="imagenet"``: Lite0 at ``profile.backbone_image_size``, with ``small_scratch`` (a
+    SmallCNN from scratch at 32 px: Lite0 itself from scratch costs minutes a run on a CPU).
+    ``source="letters"``: the letters SmallCNN; colour images are turned grey and every image
+    resized to 32 px, its input; ``scratch`` is the same SmallCNN from random weights.
+    """
+    profile = profile or get_profile()
+    if source not in OWN_SOURCES:
+        raise ValueError(f"source={source!r}: choose one of {list(OWN_SOURCES)} ({'; '.join(OWN_SOURCES.values())}).")
+    if source == "letters":
+        grey = data.images.mean(1, keepdim=True)  # the letters network reads one channel
+        data = ImageDataset(resize_images(grey, 32), data.labels, data.classes, data.card)
+    pool, test = stratified_split(data, test_fraction=test_fraction, seed=0)
+    name = f"{source}->{data.card.name}"
+    if source == "letters":
+        letters, _ = load_pretrained_cnn()
+        return Task(name, pool, test, transfer_small_cnn(letters, len(data.classes)))
+    task = lite0_images_task(name, pool, test, profile)
+    task.extra_strategies["small_scratch"] = _small_scratch
+    return task

@@ -291,3 +291,62 @@ class FreezePanel:
         with self.output:
             display(fig, self.table())
         plt.close(fig)  # shown once, in the output area, not again under the cell
+
+
+# --- notebook 08: advice from the course's measurements ----------------------------------------
+
+ADVICE_BUDGETS = (1, 2, 5, 10, 20, 50, 100, 500, 2_500)  # labels per class the slider offers
+EVIDENCE_COLUMNS = ("task", "strategy", "labels_per_class", "seeds", "accuracy", "baseline", "gain", "seconds",
+                    "trainable_parameters")
+
+
+class AdvicePanel:
+    """Which strategy for a project: labels per class, how near the source is, how much compute.
+
+    A thin view over :func:`tlcourse.evidence.recommend` on ``rows`` (the table of
+    :func:`tlcourse.evidence.evidence`): every change of a control recomputes ``panel.advice``
+    (a :class:`tlcourse.evidence.Recommendation`) and shows it with the evidence rows it rests on.
+    ``panel.ask(labels_per_class, similarity, compute)`` does the same from code.
+    """
+
+    def __init__(self, rows: pd.DataFrame, labels_per_class: int = 5, similarity: str = "near",
+                 compute: str = "CPU, a minute per run"):
+        from .evidence import COMPUTE, SIMILARITIES
+
+        self.rows, self.advice = rows, None
+        self.widget = None
+        if widgets is not None:
+            wide = {"description_width": "initial"}
+            self.budget = widgets.SelectionSlider(options=ADVICE_BUDGETS, value=labels_per_class,
+                                                  description="labels per class", style=wide)
+            self.similarity = widgets.ToggleButtons(options=SIMILARITIES, value=similarity,
+                                                    description="source similarity", style=wide)
+            self.compute = widgets.Dropdown(options=list(COMPUTE), value=compute, description="compute", style=wide)
+            self.answer, self.table = widgets.HTML(), widgets.HTML()
+            for control in (self.budget, self.similarity, self.compute):
+                control.observe(self._update, names="value")
+            self.widget = widgets.VBox([self.budget, self.similarity, self.compute, self.answer, self.table])
+        self.ask(labels_per_class, similarity, compute)
+
+    def ask(self, labels_per_class: int, similarity: str, compute: str):
+        """The advice for one project (also what the controls call); returns the Recommendation."""
+        from .evidence import COMPUTE, recommend
+
+        if compute not in COMPUTE:
+            raise ValueError(f"compute={compute!r}: choose one of {list(COMPUTE)}.")
+        self.advice = recommend(self.rows, labels_per_class, similarity, COMPUTE[compute])
+        if self.widget is not None:
+            self.answer.value = f"<b>{self.advice.choice}</b>: {self.advice.reason}"
+            shown = self.advice.rows[list(EVIDENCE_COLUMNS)].round(3)
+            self.table.value = shown.to_html(index=False)
+        return self.advice
+
+    def _update(self, _change=None) -> None:
+        self.ask(self.budget.value, self.similarity.value, self.compute.value)
+
+    def _ipython_display_(self):
+        if self.widget is None:
+            print(f"{self.advice}\n(The controls need ipywidgets; panel.ask(labels_per_class, similarity, "
+                  "compute) works without them.)")
+        else:
+            display(self.widget)

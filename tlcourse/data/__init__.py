@@ -27,9 +27,14 @@ Online (downloaded once into ``cache_dir()``, then offline): ``cifar10``, ``flow
 ``few_shot_subset`` cut any of them into train/test parts and label budgets,
 ``split_by_speaker`` cuts speech by speaker. ``log_mel`` turns clips into spectrograms,
 ``spectrogram_images`` into 32 x 32 images a CNN reads, and ``SpecAugment`` masks them.
+
+Your own images: ``load_image_folder(path, size=64)`` reads a folder with one sub-folder per
+class (torchvision's ``ImageFolder`` layout) into an ImageDataset; it takes a path, not a name,
+so it is not in the registry; ``save_image_folder`` writes a data set in that layout.
 """
 from .audio import AudioDataset, SpecAugment, log_mel, spectrogram_images, split_by_speaker
 from .core import DataArgumentError, DataFileError, DatasetCard, ImageDataset, TextDataset
+from .folder import load_image_folder, save_image_folder
 from .online import LazyImageDataset
 from .registry import card, list_datasets, load
 from .splits import (few_shot_indices, few_shot_subset, stratified_split, train_and_validation,
@@ -38,6 +43,7 @@ from .splits import (few_shot_indices, few_shot_subset, stratified_split, train_
 __all__ = [
     "AudioDataset", "DataArgumentError", "DataFileError", "DatasetCard", "ImageDataset", "LazyImageDataset",
     "SpecAugment", "TextDataset", "card", "few_shot_indices", "few_shot_subset", "list_datasets", "load",
+    "load_image_folder", "save_image_folder",
     "log_mel", "spectrogram_images", "split_by_speaker", "stratified_split", "train_and_validation",
     "train_and_validation_indices",
 ]
