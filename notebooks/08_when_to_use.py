@@ -240,7 +240,8 @@ print(f"notebook run in {time.perf_counter() - notebook_start:.0f} s")
 # %% [markdown]
 # ## Practice
 #
-# `exercises/08_when_to_use.ipynb` has three questions: read the map (at which budget does a
-# near source stop paying?), produce the decision table for a small folder, and justify a
-# strategy for a described project with the course's own numbers. Each answer is checked as you
+# `exercises/08_when_to_use.ipynb` has four questions: read the map (at which budget does a
+# near source stop paying?), produce the decision table for a small folder, justify a strategy
+# for a described project with the course's own numbers, and advise that project's team in words
+# (graded by your instructor). Each answer is checked as you
 # go (`q1.check(...)`), with hints (`q1.hint()`) and the reference solution (`q1.solution()`).

@@ -31,7 +31,7 @@ from pathlib import Path
 from tlcourse import get_profile, seed_everything
 from tlcourse.data import load_image_folder
 from tlcourse.evidence import COMPUTE, MARGIN, course_results, evidence, nearest_rows, recommend
-from tlcourse.exercises.ex08 import BUDGET, NONE_BELOW, PROJECT, THRESHOLD, q1, q2, q3, write_folder
+from tlcourse.exercises.ex08 import BUDGET, NONE_BELOW, PROJECT, THRESHOLD, q1, q2, q3, q4, write_folder
 from tlcourse.experiments import Settings, compare
 from tlcourse.tasks import own_task
 
@@ -122,3 +122,35 @@ support[["task", "strategy", "labels_per_class", "gain", "seconds"]] if support 
 q3.check(results, choice, support)
 # q3.hint()
 # q3.solution()
+
+# %% [markdown]
+# ## q4 · Advise the project's team (2 points, graded by your instructor)
+#
+# Write your advice to the team of q3's project in `advice`, a string of a few sentences: what to
+# try first, the numbers behind it (q3's rows and their mean gain; q2's own-folder table as an
+# example of measuring on one's own data), and what the course's evidence does not cover.
+#
+# Your instructor grades this answer, out of 2 points. `q4.check(advice)` only sees whether it
+# is complete: at least 40 words, with at least one number quoted.
+
+# %%
+# q4
+advice = None
+### BEGIN SOLUTION
+folder_means = folder_results.groupby("strategy")["accuracy"].mean()
+advice = (
+    f"Try {choice} first: the course's {len(support)} evidence row(s) nearest the project "
+    f"({PROJECT['labels_per_class']} labels per class, a {PROJECT['similarity']} source, within the compute) "
+    f"come from {support['task'].nunique()} target(s), with a mean gain of "
+    f"{support['gain'].mean() if len(support) else 0.0:+.1f} points over no transfer. That is where to start, "
+    f"not proof: the course measured a handful of targets, at its own budgets, on one machine. On the small "
+    f"folder of q2, measuring took seconds and gave {folder_means['linear_probe']:.1%} for the probe against "
+    f"{folder_means['scratch']:.1%} for scratch, so the team should run the same compare on a validation "
+    f"split of their own images before committing."
+)
+### END SOLUTION
+
+# %%
+q4.check(advice)
+# q4.hint()
+# q4.solution()

@@ -2,7 +2,9 @@
 
 q1 read the map: the first budget at which the best near source gains less than ``THRESHOLD``
 points over no transfer; q2 the decision table of a small folder of images, measured with
-``compare``; q3 a strategy for a described project, justified by the course's evidence rows.
+``compare``; q3 a strategy for a described project, justified by the course's evidence rows;
+q4 advise the project's team in words and numbers from q2 and q3 (a judgement question, graded
+by the instructor).
 q1 and q3 work on the learner's own ``results`` (from ``course_results``): the checks compute
 the evidence from it again. q2's check measures the folder's table itself.
 """
@@ -14,7 +16,7 @@ import pandas as pd
 
 from ..evidence import COLUMNS, COMPUTE, FAMILIES, MARGIN, SCRATCH, evidence, nearest_rows, recommend
 from . import checks
-from .core import Mistake, Problem, Requirement
+from .core import Judgement, Mistake, Problem, Requirement
 
 # --- q1 · read the map ---------------------------------------------------------------------------
 
@@ -207,4 +209,17 @@ q3 = Problem(
     ],
 )
 
-QUESTIONS = (q1, q2, q3)
+q4 = Judgement(
+    name="q4", exercise="08", title="Advise the project's team: follow the rule, or measure first?",
+    variables=("advice",), requirements=(), min_words=40, instructor_points=2,
+    hints=[
+        "Start with a recommendation for the project: the strategy to try first, and whether to trust it "
+        "before measuring on the team's own images.",
+        "Support it with numbers: q3's mean gain and the rows it rests on (how many, from which targets), and "
+        "q2's own-folder table as an example of measuring on your own data.",
+        "Say what the evidence does not cover: the course's few targets, its budgets, one machine's seconds, "
+        "and compact tables where a notebook was not run.",
+    ],
+)
+
+QUESTIONS = (q1, q2, q3, q4)
