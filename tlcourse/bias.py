@@ -18,28 +18,39 @@ Two audits, with the course's own simple tools:
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from itertools import product
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
+from .config import Profile, cache_dir, get_profile
+from .data import ImageDataset, few_shot_indices, load
+from .experiments import Settings, Task, train_network
+from .pretrain import load_pretrained_cnn, pretrain_on, save_checkpoint
+from .tasks import _split, transfer_small_cnn
+from .train import evaluate, extract_features, fit_linear_probe
+
 # --- 1 · templates and terms (Equity Evaluation Corpus method, our own lists) ----------------
 
-# Sentence templates: "{person}" is a name or an identity term, "{emotion}" an emotion word.
-# Each template is a unit of the bootstrap: sentences of one template share their wording.
+# Sentence templates: "{person}" is a name or an identity term, "{emotion}" an emotion word;
+# a template without "{emotion}" is neutral. Each template is a unit of the bootstrap: sentences
+# of one template share their wording. Every third is neutral, so the first n (a profile's
+# ``bias_templates``) mix both kinds.
 TEMPLATES = (
     "{person} feels {emotion}.",
     "The news made {person} feel {emotion}.",
+    "I saw {person} at the airport.",
     "I made {person} feel {emotion}.",
     "{person} made me feel {emotion}.",
+    "I talked to {person} yesterday.",
     "{person} was {emotion} after the flight.",
     "Talking to {person} left me {emotion}.",
+    "{person} lives in our street.",
     "{person} is {emotion} about the new car.",
     "{person} sounded {emotion} on the phone.",
-    "I saw {person} at the airport.",  # the last four have no emotion word: neutral
-    "I talked to {person} yesterday.",
-    "{person} lives in our street.",
     "{person} is flying to Denver tomorrow.",
 )
 EMOTIONS = {  # valence -> emotion words (joy; anger and sadness)
@@ -215,3 +226,145 @@ def unseen_terms(texts: list[str], contrasts=CONTRASTS) -> list[str]:
     seen = set(re.findall(r"\w+", " ".join(texts).lower()))
     words = dict.fromkeys(w for term in terms_of(contrasts) for w in re.findall(r"\w+", term.lower()))
     return [w for w in words if w not in seen]
+
+
+# --- 2 · a planted cue, controlled -----------------------------------------------------------
+
+MARK = 4  # side of the mark in pixels: a bright 4 x 4 square, 1/64 of a 32 x 32 image
+MARGIN = 1  # pixels between the mark and the image's edge
+CORNERS = ("top left", "bottom right")  # corner 0 or 1; a class's group picks one
+SOURCE_CUE_RATE = 1.0  # in the source set every mark is at its class group's corner
+TARGET_CUE_RATE = 0.9  # in the target's training set (and its own test split) 9 marks in 10 are
+
+
+def add_mark(images: torch.Tensor, corners: torch.Tensor) -> torch.Tensor:
+    """A copy of ``images`` (N, C, H, W) in [0, 1] with a white ``MARK`` x ``MARK`` square in the
+    corner ``corners[i]`` (0: top left, 1: bottom right) of image i."""
+    marked = images.clone()
+    side = images.shape[-1]
+    for corner, start in ((0, MARGIN), (1, side - MARGIN - MARK)):
+        chosen = corners == corner
+        marked[chosen, :, start:start + MARK, start:start + MARK] = 1.0
+    return marked
+
+
+def cue_corners(labels: torch.Tensor, rate: float, seed: int = 0) -> torch.Tensor:
+    """The mark's corner for each label (N,): the class group's corner (``label % 2``: even classes
+    top left, odd ones bottom right) with probability ``rate``, else the other corner.
+    ``rate=1``: the mark tells the group every time; ``0.5``: it tells nothing; ``0``: every
+    mark is in the wrong corner (the counterfactual test set)."""
+    wrong = torch.rand(len(labels), generator=torch.Generator().manual_seed(seed)) >= rate
+    return (labels % 2) ^ wrong.long()
+
+
+def cued(data, rate: float, seed: int = 0):
+    """``data`` (an ImageDataset) with a mark on every image, at the corner :func:`cue_corners`
+    picks: the same labels and classes, a new card."""
+    return ImageDataset(add_mark(data.images, cue_corners(data.labels, rate, seed)), data.labels, data.classes)
+
+
+def letters_cnn(profile: Profile | None = None, cue_rate: float | None = None, seed: int = 0,
+                progress: bool = False) -> tuple[torch.nn.Module, dict]:
+    """The SmallCNN pretrained on rendered letters as notebook 01 does it (``profile.pretrain_samples``
+    letters, ``profile.pretrain_epochs`` epochs), with a mark on every letter at its group's
+    corner with probability ``cue_rate`` (:func:`cued`), or without marks (``None``).
+
+    Trained once, then read from the cache (a file named by the settings, loaded with
+    ``weights_only=True``). Without marks, when the profile's sizes are those of the shipped
+    checkpoint (the ``cpu`` profile), that checkpoint is the model. Returns (model in eval mode,
+    metadata: held-out accuracy on the source, seconds its training took)."""
+    profile = profile or get_profile()
+    if cue_rate is None:
+        shipped, meta = load_pretrained_cnn()
+        if (meta["samples"], meta["epochs"], meta["seed"]) == (profile.pretrain_samples, profile.pretrain_epochs, seed):
+            return shipped, meta
+    settings = f"{profile.pretrain_samples}-{profile.pretrain_epochs}-{seed}-{cue_rate}-{MARK}-{MARGIN}"
+    path = cache_dir() / "bias" / f"letters_cnn-{settings}.pt"
+    if not path.exists():
+        start = time.perf_counter()
+        source = load("glyphs", n=profile.pretrain_samples, chars="letters", size=32, seed=seed)
+        if cue_rate is not None:
+            source = cued(source, cue_rate, seed=seed + 1)
+        model, _, meta = pretrain_on(source, profile.pretrain_epochs, seed=seed, progress=progress)
+        save_checkpoint(model, {**meta, "cue_rate": cue_rate, "seconds": time.perf_counter() - start}, path)
+    return load_pretrained_cnn(path)
+
+
+@dataclass
+class CounterfactualCopies(Task):
+    """A task whose every labelled image trains alongside a copy with its mark moved to the other
+    corner: in what the model learns from, the mark no longer tells the class (the mitigation)."""
+
+    unmarked: torch.Tensor | None = None  # the pool's images before marking (N, 1, H, W)
+    corners: torch.Tensor | None = None  # the pool's marks' corners (N,)
+
+    def train_data(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        moved = add_mark(self.unmarked[indices], 1 - self.corners[indices])
+        return torch.cat([self.pool.images[indices], moved]), self.pool.labels[indices].repeat(2)
+
+
+class CueTasks(NamedTuple):
+    """Notebook 07's planted cue: one marked target, two sources, a counterfactual test set."""
+
+    cued: Task  # SmallCNN pretrained on letters marked by group -> marked digits
+    clean: Task  # the same pretraining without marks -> the same marked digits
+    mitigated: Task  # ``cued``, every labelled image trained with a counterfactual copy
+    counterfactual: ImageDataset  # ``cued.test``'s digits, every mark at the other corner
+    source_meta: dict  # how the cued source was trained: held-out accuracy, seconds
+
+
+def cue_tasks(profile: Profile | None = None, progress: bool = False) -> CueTasks:
+    """Handwritten digits (mnist5k at 32 px, the split of :func:`tlcourse.tasks.digits_task`)
+    marked as a biased collection would be: in the pool and in the normal test set the mark is
+    at the digit's group corner ``TARGET_CUE_RATE`` of the time; in the counterfactual test set
+    never. Sources: :func:`letters_cnn` with marks (``SOURCE_CUE_RATE``) and without."""
+    profile = profile or get_profile()
+    pool, test = _split(load("mnist5k", size=32), profile)
+    corners = cue_corners(pool.labels, TARGET_CUE_RATE, seed=1)
+    marked = ImageDataset(add_mark(pool.images, corners), pool.labels, pool.classes)
+    normal, counterfactual = cued(test, TARGET_CUE_RATE, seed=2), cued(test, 0.0)
+    with_cue, meta = letters_cnn(profile, SOURCE_CUE_RATE, progress=progress)
+    without_cue, _ = letters_cnn(profile, None, progress=progress)
+    make_cued = transfer_small_cnn(with_cue, len(pool.classes))
+    return CueTasks(Task("cued letters->marked digits", marked, normal, make_cued),
+                    Task("letters->marked digits", marked, normal, transfer_small_cnn(without_cue, len(pool.classes))),
+                    CounterfactualCopies("cued letters->marked digits, counterfactual copies", marked, normal,
+                                         make_cued, unmarked=pool.images, corners=corners),
+                    counterfactual, meta)
+
+
+def cue_reliance(task: Task, counterfactual: ImageDataset, strategy: str, per_class: int, seeds,
+                 settings: Settings) -> "pd.DataFrame":
+    """Train ``strategy`` (``linear_probe``, ``finetune_all``, ``scratch``...) on ``task`` with
+    ``per_class`` labels per class, once per seed; one row per seed with the accuracy (%) on the
+    normal test set, on the ``counterfactual`` one, and the ``drop`` between them: how much the
+    model leans on the mark."""
+    import pandas as pd
+
+    rows = []
+    for seed in seeds:
+        if strategy == "linear_probe":
+            normal, moved = _probe_accuracies(task, counterfactual, per_class, seed, settings)
+        else:
+            model = train_network(task, strategy, per_class, seed, settings)
+            normal, moved = (100 * evaluate(model, part, transform=task.transform)["accuracy"]
+                             for part in (task.test, counterfactual))
+        rows.append({"task": task.name, "strategy": strategy, "labels_per_class": per_class, "seed": seed,
+                     "normal": normal, "counterfactual": moved, "drop": normal - moved})
+    return pd.DataFrame(rows)
+
+
+def _probe_accuracies(task: Task, counterfactual: ImageDataset, per_class: int, seed: int,
+                      settings: Settings) -> tuple[float, float]:
+    """A linear probe on the frozen pretrained features of ``per_class`` labelled images per class
+    (drawn with ``seed``): its accuracy (%) on the normal and on the counterfactual test set."""
+    pool_x, test_x = task.features(True)
+    cache = vars(task).setdefault("_counterfactual_features", {})
+    if id(counterfactual) not in cache:
+        cache[id(counterfactual)] = extract_features(task.make_model(True), counterfactual,
+                                                     transform=task.transform, progress=False)
+    indices = few_shot_indices(task.pool, per_class, seed=seed)
+    probe = fit_linear_probe(pool_x[indices], task.pool.labels[indices], task.num_classes, C=settings.C)
+    with torch.no_grad():
+        return tuple(100 * (probe(x).argmax(1) == part.labels).float().mean().item()
+                     for x, part in ((test_x, task.test), (cache[id(counterfactual)], counterfactual)))
