@@ -173,9 +173,9 @@ def score_gaps(per_term: dict, contrasts=CONTRASTS, **bootstrap) -> "pd.DataFram
     return pd.DataFrame(rows)
 
 
-def sentiment_scorers(task, C: float | None = None) -> dict:
+def sentiment_scorers(task, C: float | None = None, subset: torch.Tensor | None = None) -> dict:
     """Two sentiment models trained on the same labelled tweets (every tweet of the task's
-    pool), each a function ``texts -> P(positive)`` (N,) array:
+    pool, or the pool positions ``subset``), each a function ``texts -> P(positive)`` (N,) array:
 
     - ``minilm_probe``: logistic regression on frozen MiniLM embeddings (C = ``PROBE_C``);
     - ``tfidf_logreg``: logistic regression on TF-IDF word and word-pair weights, which can
@@ -187,9 +187,10 @@ def sentiment_scorers(task, C: float | None = None) -> dict:
     from .train import fit_linear_probe
 
     positive = task.pool.classes.index("positive")
-    pool_vectors, _ = task.embeddings()
-    probe = fit_linear_probe(pool_vectors, task.pool.labels, task.num_classes, C=PROBE_C if C is None else C)
-    tfidf = tfidf_classifier(task.tfidf_C).fit(task.pool.texts, task.pool.labels.numpy())
+    subset = torch.arange(len(task.pool)) if subset is None else subset
+    vectors, labels = task.embeddings()[0][subset], task.pool.labels[subset]
+    probe = fit_linear_probe(vectors, labels, task.num_classes, C=PROBE_C if C is None else C)
+    tfidf = tfidf_classifier(task.tfidf_C).fit([task.pool.texts[i] for i in subset], labels.numpy())
 
     def minilm_probe(texts: list[str]) -> np.ndarray:
         vectors = cached_embeddings(task.encoder, texts, task.max_length)
