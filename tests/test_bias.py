@@ -82,3 +82,104 @@ def test_unseen_terms_are_the_words_no_training_text_contains():
     unseen = bias.unseen_terms(["I met Adam and my sister", "a gay couple"])
     assert "adam" not in unseen and "sister" not in unseen and "gay" not in unseen
     assert "muslim" in unseen and "amanda" in unseen
+
+
+# --- the planted cue ---------------------------------------------------------------------------
+
+def test_add_mark_puts_a_white_square_in_the_chosen_corner_and_leaves_the_rest():
+    images = torch.zeros(2, 1, 32, 32)
+    marked = bias.add_mark(images, torch.tensor([0, 1]))
+    m, g = bias.MARK, bias.MARGIN
+    assert marked[0, 0, g:g + m, g:g + m].eq(1).all() and marked[1, 0, -g - m:-g, -g - m:-g].eq(1).all()
+    assert marked.sum() == 2 * m * m and images.sum() == 0  # one square each; the input untouched
+
+
+def test_cue_corners_follow_the_class_group_at_the_given_rate():
+    labels = torch.arange(10).repeat(500)
+    assert torch.equal(bias.cue_corners(labels, 1.0), labels % 2)
+    assert torch.equal(bias.cue_corners(labels, 0.0), 1 - labels % 2)  # the counterfactual: always wrong
+    agree = (bias.cue_corners(labels, 0.9, seed=3) == labels % 2).float().mean()
+    assert 0.88 < agree < 0.92
+    assert torch.equal(bias.cue_corners(labels, 0.9, seed=3), bias.cue_corners(labels, 0.9, seed=3))
+
+
+def _bars(n: int, seed: int, strength: float):
+    """Two classes of noisy 32 x 32 images: a faint horizontal bar (class 0) or vertical one (1)."""
+    from tlcourse.data import ImageDataset
+
+    gen = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 2
+    images = 0.3 * torch.rand(n, 1, 32, 32, generator=gen)
+    images[labels == 0, :, 15:17, 8:24] += strength
+    images[labels == 1, :, 8:24, 15:17] += strength
+    return ImageDataset(images.clamp(0, 1), labels, ["horizontal", "vertical"])
+
+
+class Pixels(torch.nn.Module):
+    """A 'pretrained' model whose features are the pixels themselves: a probe on it is logistic
+    regression on the image."""
+
+    def __init__(self):
+        super().__init__()
+        self.head = torch.nn.Linear(32 * 32, 2)
+
+    def forward(self, x):
+        return self.head(x.flatten(1))
+
+
+@pytest.mark.parametrize("pool_rate, leans", [(1.0, True), (0.5, False)])
+def test_a_probe_uses_a_planted_cue_only_when_the_training_set_plants_it(pool_rate, leans):
+    from tlcourse.experiments import Settings, Task
+
+    pool, test = _bars(400, seed=0, strength=0.15), _bars(200, seed=1, strength=0.15)
+    task = Task("bars", bias.cued(pool, pool_rate, seed=2), bias.cued(test, 1.0), lambda pretrained: Pixels())
+    table = bias.cue_reliance(task, bias.cued(test, 0.0), "linear_probe", 20, (0, 1), Settings(C=1.0))
+    assert list(table.columns[-3:]) == ["normal", "counterfactual", "drop"]
+    assert (table["drop"].mean() >= 20) == leans, table
+    if not leans:
+        assert table["drop"].abs().max() <= 10, table
+
+
+def test_counterfactual_copies_train_each_image_twice_with_the_mark_moved():
+    from tlcourse.experiments import Task
+
+    pool = _bars(20, seed=0, strength=0.5)
+    corners = bias.cue_corners(pool.labels, 1.0)
+    marked = bias.cued(pool, 1.0)
+    task = bias.CounterfactualCopies("bars", marked, marked, lambda pretrained: Pixels(),
+                                     unmarked=pool.images, corners=corners)
+    images, labels = task.train_data(torch.tensor([0, 3]))
+    assert torch.equal(labels, torch.tensor([0, 1, 0, 1]))
+    assert torch.equal(images[:2], marked.images[[0, 3]])
+    assert torch.equal(images[2:], bias.add_mark(pool.images[[0, 3]], 1 - corners[[0, 3]]))
+
+
+def test_the_planted_cue_question_re_measures_the_learners_model_and_names_the_usual_slips(monkeypatch):
+    """q_bias on a stand-in for notebook 07's cue tasks (a pixel probe that reads only the mark)."""
+    from types import SimpleNamespace
+
+    from tlcourse.exercises import _ex07_bias_question as ex
+    from tlcourse.exercises.core import CORRECT
+
+    test = _bars(100, seed=1, strength=0.0)
+    cue = SimpleNamespace(cued=SimpleNamespace(test=bias.cued(test, 0.9, seed=4)),
+                          counterfactual=bias.cued(test, 0.0))
+    monkeypatch.setattr(ex, "cue", lambda: cue)
+    from tlcourse.train import evaluate
+
+    model = Pixels()  # reads only the mark: class 0 from the top-left square, class 1 from the bottom-right one
+    corners = bias.add_mark(torch.zeros(2, 1, 32, 32), torch.tensor([0, 1])).flatten(1)
+    with torch.no_grad():
+        model.head.weight.copy_(corners)
+        model.head.bias.zero_()
+    drop = 100 * (evaluate(model, cue.cued.test)["accuracy"] - evaluate(model, cue.counterfactual)["accuracy"])
+    assert drop > ex.THRESHOLD
+
+    assert ex.q_bias.evaluate({"model": model, "drop": drop, "leans_on_mark": True}).status == CORRECT
+    for answer, advice in ((drop / 100, "a fraction"), (-drop, "wrong sign"), (0.0, "same test set"),
+                           (drop + 7, "Measure `model` itself")):
+        verdict = ex.q_bias.evaluate({"model": model, "drop": answer, "leans_on_mark": True})
+        assert verdict.status != CORRECT and advice in " ".join(verdict.feedback), verdict.feedback
+    verdict = ex.q_bias.evaluate({"model": model, "drop": drop, "leans_on_mark": False})
+    assert "should be True" in " ".join(verdict.feedback)
+    assert ex.q_bias.evaluate({"model": "a model", "drop": drop, "leans_on_mark": True}).points == 0
