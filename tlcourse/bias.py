@@ -140,8 +140,8 @@ def bootstrap_gap(a: np.ndarray, b: np.ndarray, n_boot: int = 2_000, level: floa
     same rows (paired). Each bootstrap draw resamples templates (rows, the same ones for both) and,
     with ``resample_terms``, the terms of each list: the interval then also says how much the gap
     depends on which names were picked. ``paired`` (``a`` and ``b`` the same width, column j of
-    one the counterpart of column j of the other): the same columns are drawn for both. Percentile interval, ``n_boot`` draws, NumPy's
-    generator seeded with ``seed``.
+    one the counterpart of column j of the other): the same columns are drawn for both.
+    Percentile interval, ``n_boot`` draws, NumPy's generator seeded with ``seed``.
     """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     rng = np.random.default_rng(seed)
@@ -233,7 +233,6 @@ def unseen_terms(texts: list[str], contrasts=CONTRASTS) -> list[str]:
 
 MARK = 4  # side of the mark in pixels: a bright 4 x 4 square, 1/64 of a 32 x 32 image
 MARGIN = 1  # pixels between the mark and the image's edge
-CORNERS = ("top left", "bottom right")  # corner 0 or 1; a class's group picks one
 SOURCE_CUE_RATE = 1.0  # in the source set every mark is at its class group's corner
 TARGET_CUE_RATE = 0.9  # in the target's training set (and its own test split) 9 marks in 10 are
 
