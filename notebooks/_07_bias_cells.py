@@ -78,7 +78,7 @@ print(f"words of the terms that no training tweet contains ({len(unseen)}): {', 
 #   Its blindness is not fairness: where it did see a term ("gay", "straight"), it has a gap of
 #   its own, learned from the tweets.
 # * **A large gap can still be no evidence.** The probe scores sentences with the female names
-#   about 13 points lower than with the male ones, yet the interval reaches 0: the names differ
+#   about 14 points lower than with the male ones, yet the interval reaches 0: the names differ
 #   a lot one from another, and eight names per list cannot tell a gap of the groups from a gap
 #   of the particular names we picked. A gap whose interval includes 0 is not evidence either
 #   way.
