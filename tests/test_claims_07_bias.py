@@ -69,6 +69,16 @@ def test_the_female_male_names_gap_is_about_14_points_yet_its_interval_reaches_z
     assert row["low"] < 0 <= row["high"], row  # measured: [-26.5, 0.4]
 
 
+def test_resampling_templates_alone_excludes_zero_but_single_names_spread_over_40_points(cpu_tweets):
+    terms, names = bias.terms_of(), bias.CONTRASTS[0]
+    score = bias.sentiment_scorers(cpu_tweets)["minilm_probe"]
+    per_term = bias.template_scores(score(bias.template_sentences(terms, TEMPLATES)), terms, TEMPLATES)
+    fixed_names = bias.score_gaps(per_term, [names], resample_terms=False).iloc[0]
+    assert fixed_names["high"] < 0, fixed_names  # measured: -13.6 [-16.4, -10.5]
+    means = [100 * per_term[t].mean() for t in names.a + names.b]
+    assert max(means) - min(means) > 40, means  # measured: 19.3 (Latisha) to 68.8 (Tanisha)
+
+
 @pytest.fixture(scope="module")
 def cue():
     return bias.cue_tasks(CPU)
