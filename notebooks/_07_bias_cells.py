@@ -156,8 +156,9 @@ reliance.groupby(["strategy", "source"], sort=False)[["normal", "counterfactual"
 #   measurement is less that a biased source hurts than that a *clean* source protects: it is
 #   the clean pretraining, not the target data, that kept the model off the shortcut.
 #
-# The drop differs a lot from seed to seed (see the std): which few labelled digits carry a
-# mark in the wrong corner decides how much the mark is worth to a run.
+# The drop differs a lot from seed to seed (see the std). A likely reason, not measured here:
+# with 5 digits per class, each run's few images with the mark in the wrong corner decide how
+# much the mark is worth to it.
 
 # %% [markdown]
 # ### A mitigation, measured: counterfactual copies
