@@ -300,3 +300,29 @@ def decision_heatmap(best: pd.DataFrame, ax=None, title: str | None = None):
     ax.figure.colorbar(image, ax=ax, label="gain over no transfer (points)")
     ax.set_title(title or "best transfer strategy per cell (empty: not measured)")
     return ax
+
+
+def gap_intervals(gaps: pd.DataFrame, ax=None, title: str | None = None):
+    """Score gaps with their confidence intervals, one row per contrast and one colour per model.
+
+    ``gaps`` is :func:`tlcourse.bias.audit_sentiment`'s table (columns contrast, model, gap, low,
+    high, in points). A dashed line marks no gap; an interval that crosses it is no evidence of
+    one. Returns the Axes."""
+    contrasts = list(dict.fromkeys(gaps["contrast"]))
+    models = list(dict.fromkeys(gaps["model"]))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.6 * len(contrasts) * len(models) + 1))
+    for m, model in enumerate(models):
+        part = gaps[gaps["model"] == model].set_index("contrast").loc[contrasts]
+        y = [c * (len(models) + 1) + m for c in range(len(contrasts))]
+        ax.errorbar(part["gap"], y, xerr=[part["gap"] - part["low"], part["high"] - part["gap"]],
+                    fmt="o", capsize=3, label=model)
+    ax.set_yticks([c * (len(models) + 1) + (len(models) - 1) / 2 for c in range(len(contrasts))], contrasts)
+    ax.invert_yaxis()
+    ax.axvline(0, color="grey", linestyle="--", linewidth=1)
+    ax.set_xlabel("mean gap in P(positive), points (95% bootstrap interval)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
