@@ -20,19 +20,23 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 
+import pandas as pd
 import torch
 from torch import nn
 
 from .config import Profile, cache_dir, get_profile, seed_everything
-from .data import ImageDataset, load, train_and_validation_indices
-from .experiments import Settings, Task, _training_set, train_network
+from .data import ImageDataset, few_shot_indices, load, train_and_validation_indices
+from .experiments import Settings, Task, _training_set, run_one, train_network
 from .freeze import count_parameters, unfreeze
 from .models import SmallCNN
 from .pretrain import SOURCE_CHARS, load_pretrained_cnn, pretrain_on, save_checkpoint
 from .tasks import digits_task, transfer_small_cnn
 from .train import History, _digest, evaluate, fit_for_steps
 
+HIGH_LR = 1e-2  # "fine-tuned badly": 10x the course's fine-tuning rate (Settings.lr_finetune)
+L2SP_ALPHA = 1.0  # L2-SP's pull towards the pretrained weights in the notebook's comparison
 VAL_PER_CLASS = 10  # pool images per class held out to validate on (never the test set)
 PATIENCE = 5  # early stopping: validations without a better accuracy before training stops
 CURVE_POINTS = 30  # validations per run at most: a run of many one-batch epochs validates every few
@@ -108,8 +112,6 @@ def fine_tune_with_validation(task: Task, indices: torch.Tensor, seed: int, sett
 
 def overfitting_history(task: Task, per_class: int, seed: int, settings: Settings) -> History:
     """The train and validation curves of one ``finetune_all`` run (no early stopping)."""
-    from .data import few_shot_indices
-
     return fine_tune_with_validation(task, few_shot_indices(task.pool, per_class, seed), seed, settings)[1]
 
 
@@ -146,21 +148,52 @@ def with_source_head(model: SmallCNN, source: SmallCNN) -> SmallCNN:
     return joined.eval()
 
 
+def _adapted(task: Task, strategy: str, per_class: int, seed: int, settings: Settings) -> tuple[nn.Module | None, float]:
+    """(the trained network, its digits test accuracy) for one run of ``strategy``: any of
+    :data:`tlcourse.experiments.NETWORKS`, ``early_stopping``, or ``linear_probe`` (no network:
+    None, the backbone stays the source's)."""
+    if strategy == "linear_probe":
+        return None, run_one(task, strategy, per_class, seed, settings)["accuracy"]
+    if strategy == "early_stopping":
+        indices = few_shot_indices(task.pool, per_class, seed)
+        model, _ = fine_tune_with_validation(task, indices, seed, settings, PATIENCE)
+    else:
+        model = train_network(task, strategy, per_class, seed, settings)
+    return model, evaluate(model, task.test, transform=task.transform)["accuracy"]
+
+
 def forgetting(task: Task, strategy: str, per_class: int, seed: int, settings: Settings,
                letters: ImageDataset, source: SmallCNN | None = None) -> dict:
-    """Fine-tune with ``strategy`` (one of :data:`tlcourse.experiments.NETWORKS` but scratch, or
-    ``linear_probe``) and score twice: the digits test set, and the ``letters`` with the
-    ``source``'s letters head (default: the shipped network) on the fine-tuned backbone. A probe
-    leaves the backbone as it was, so it keeps the letters exactly. One table row."""
+    """Adapt with ``strategy`` (see :func:`_adapted`) and score twice: on the digits test set,
+    and on the ``letters`` through the ``source``'s letters head (default: the shipped network)
+    put back on the adapted backbone. A probe leaves the backbone as it was, so it keeps the
+    letters exactly. One table row; accuracies are fractions."""
     source = source or load_pretrained_cnn()[0]
-    if strategy == "linear_probe":
-        from .experiments import run_one
+    start = time.perf_counter()
+    model, digits = _adapted(task, strategy, per_class, seed, settings)
+    kept = evaluate(with_source_head(model or source, source), letters)["accuracy"]
+    return {"strategy": strategy, "labels_per_class": per_class, "seed": seed, "lr": settings.lr_finetune,
+            "l2sp": settings.l2sp, "augment": settings.augment, "digits_accuracy": digits,
+            "letters_accuracy": kept, "seconds": time.perf_counter() - start}
 
-        digits = run_one(task, strategy, per_class, seed, settings)["accuracy"]
-        backbone = source
-    else:
-        backbone = train_network(task, strategy, per_class, seed, settings)
-        digits = evaluate(backbone, task.test, transform=task.transform)["accuracy"]
-    kept = evaluate(with_source_head(backbone, source), letters)["accuracy"]
-    return {"strategy": strategy, "labels_per_class": per_class, "seed": seed, "l2sp": settings.l2sp,
-            "digits_accuracy": digits, "letters_accuracy": kept}
+
+def cures(settings: Settings) -> dict[str, tuple[str, Settings]]:
+    """The badly fine-tuned run (every block at ``HIGH_LR``) and its cures, each one change from
+    it: name -> (strategy, settings), for :func:`compare_cures`."""
+    bad = replace(settings, lr_finetune=HIGH_LR)
+    return {"every block, high rate": ("finetune_all", bad),
+            "lower rate": ("finetune_all", settings),
+            "probe (every block frozen)": ("linear_probe", bad),
+            f"last {settings.k} blocks only": ("finetune_last_k", bad),
+            "early stopping": ("early_stopping", bad),
+            "shifted copies": ("finetune_all", replace(bad, augment="shifts")),
+            "L2-SP": ("finetune_all", replace(bad, l2sp=L2SP_ALPHA))}
+
+
+def compare_cures(task: Task, cures: dict[str, tuple[str, Settings]], per_class: int, seeds,
+                  letters: ImageDataset, source: SmallCNN | None = None) -> pd.DataFrame:
+    """:func:`forgetting` for every cure (a name -> ``(strategy, settings)``) and seed: one row
+    per run, with the cure's name, its digits test accuracy and the letters it kept."""
+    source = source or load_pretrained_cnn()[0]
+    return pd.DataFrame([{"cure": name, **forgetting(task, strategy, per_class, seed, settings, letters, source)}
+                         for name, (strategy, settings) in cures.items() for seed in seeds])
