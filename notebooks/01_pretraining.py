@@ -29,6 +29,24 @@
 #
 # Every number below is computed by the cells you run; the sentences that state a result are
 # checked by `tests/test_claims_01.py`.
+#
+# **You will be able to**
+#
+# * pretrain a network on a source task with the course's training loop, save it, and load a
+#   checkpoint back safely;
+# * look at what a network learned: its first-layer filters, how far each layer's weights moved,
+#   and what each block responds to;
+# * test whether pretrained features carry over to a task the network never saw, with a linear
+#   classifier on the frozen features against the same one on the network's random features;
+# * read what an ImageNet network sees in a photo, from its feature maps to its top-5 classes.
+#
+# **Before you start**: notebook 00 (set-up, profiles, `doctor`). Python: functions, dictionaries,
+# f-strings, reading a pandas table. PyTorch: tensors and their shapes, `nn.Module`, what a
+# convolution layer computes, and the steps of a training loop (forward pass, loss, backward
+# pass, optimiser step); the course's loop runs them for you.
+#
+# **Time**: a few minutes on a laptop CPU in the `cpu` profile, most of it pretraining (the
+# README's Notebooks table lists the measured time); seconds in the `smoke` profile.
 
 # %%
 import torch
@@ -74,7 +92,12 @@ image_grid(digits.images, titles=[digits.classes[i] for i in digits.labels], col
 # `pretrain_small_cnn` draws `profile.pretrain_samples` glyphs (seed 0), keeps 10% of every
 # letter aside as a held-out set, and trains a fresh `SmallCNN` (four conv blocks and a linear
 # head, about 0.4M parameters) with the course's one training loop, `tlcourse.train.fit`.
-# Its source code is short: read `tlcourse/pretrain.py`.
+# Its source code is short: read `tlcourse/pretrain.py`. The loop uses the **AdamW** optimiser
+# (Adam, which gives every weight its own step size from running averages of its past gradients
+# and their squares, with weight decay applied to the weights directly; pretraining sets none) and here a
+# **cosine schedule**: the learning rate falls from its starting value to zero along half a
+# cosine curve over the run, so the last steps are small and the weights settle. An **epoch** is
+# one pass over the training images.
 #
 # The `smoke` profile only checks, in seconds, that the code runs; the `cpu` profile trains for a
 # few minutes, with the settings the shipped checkpoint was made with.
@@ -104,11 +127,16 @@ learning_curves({"held-out letters": history}, "val_accuracy", ax=right);
 # %% [markdown]
 # ### Save, reload, check
 #
-# A checkpoint is a state dict plus a little metadata (how it was made, its class names, its
-# held-out accuracy), saved with `torch.save`. `load_pretrained_cnn` reads it back with
+# A checkpoint is a **state dict** (PyTorch's dictionary from the name of each weight tensor
+# and stored statistic, such as `stem.0.weight`, to the tensor itself: `model.state_dict()`) plus
+# a little metadata (how it was made, its class names, its held-out accuracy), saved with
+# `torch.save`. `load_pretrained_cnn` reads it back with
 # `torch.load(..., weights_only=True)`, which refuses to run arbitrary code hidden in a file:
 # the safe way to open a checkpoint you did not make. A reload is only correct if it predicts
-# exactly what the model in memory predicts, so we check that.
+# exactly what the model in memory predicts, so we check that, and compare the two models'
+# **logits**: the raw scores the head outputs, one per class. A **softmax** turns logits into
+# probabilities (exponentiate each, divide by their sum); the predicted class is the largest
+# logit either way.
 
 # %%
 from tlcourse.pretrain import load_pretrained_cnn, save_checkpoint
@@ -172,6 +200,12 @@ first_layer_filters(shipped.stem[0].weight).suptitle("after pretraining on lette
 # They look almost the same. Rather than trust our eyes, measure how far each layer's weights
 # moved during pretraining, relative to where they started: ‖after − before‖ / ‖before‖ (the
 # conv layers of each block and the head; BatchNorm is left out).
+#
+# A **BatchNorm** layer follows each convolution. It normalises every channel to mean 0 and
+# variance 1, then scales and shifts it by two learned numbers per channel. In training it uses
+# the mean and variance of the current batch and keeps a running average of them, its **running
+# statistics**; in eval mode (`model.eval()`) it uses those stored statistics instead. They are
+# part of the state dict, and notebook 03 asks what they should do when the data change.
 
 # %%
 import pandas as pd
@@ -212,9 +246,11 @@ for block in ("stem", "block1", "block3"):
 # ## 4. Are these features about letters only?
 #
 # A network trained to tell letters apart could have learned features that only make sense for
-# letters. The test: **freeze** the shipped model, feed it real handwritten digits (MNIST, which
-# it never saw), and train only a linear classifier (logistic regression) on its 256 features,
-# with a handful of labelled digits. The baseline is the same probe on the features of a
+# letters. The test: **freeze** the shipped model (its weights stay fixed), feed it real
+# handwritten digits (MNIST, which it never saw), and train only a linear classifier (logistic
+# regression) on its 256 features, with a handful of labelled digits. This is a **linear probe**:
+# a linear classifier trained on frozen features, which measures what those features already
+# hold, since it cannot learn new ones. The baseline is the same probe on the features of a
 # **randomly initialised** SmallCNN: what the architecture alone gives, without pretraining.
 #
 # The label budget is the profile's smallest (where pretraining should matter most) and the
@@ -314,14 +350,32 @@ print(f"  frozen features on real digits, {budget} label(s) per class: pretraine
 print(f"  EfficientNet-Lite0 on chelsea: {chelsea_top5['class'][0]} ({chelsea_top5['probability'][0]:.0%})")
 
 # %% [markdown]
+# ### Takeaways
+#
 # * Pretraining on letters gives a network that reads letters it has not seen; the shipped
 #   `cpu`-profile checkpoint is what the next notebooks start from.
+# * A checkpoint is a state dict plus metadata: load one you did not make with
+#   `weights_only=True`, and trust a reload once it predicts what the model in memory predicts.
 # * Pretraining changed the deep blocks most and the first layer least.
 # * Its frozen features carry over to handwritten digits, which it never saw: far better than
 #   the same network's random features when labels are scarce.
 # * ImageNet features go from colours and edges in the first layer to coarse maps that no longer
 #   look like the photo in the last stages; Lite0 names the cat's kind without any training
 #   from us.
+#
+# ### Try this
+#
+# Predict first, then run and check:
+#
+# 1. Pretrain for one epoch instead of the profile's: in section 2, call
+#    `pretrain_small_cnn(get_profile(profile.name, pretrain_epochs=1), seed=0)`. Will the held-out
+#    letter accuracy drop, and will the shipped-weights check still print `True`?
+# 2. Give the probes of section 4 the profile's largest budget instead of its smallest:
+#    `budget = profile.labels_per_class[-1]`. Will the margin of pretrained over random features
+#    grow or shrink? (Notebook 02 measures the whole curve.)
+# 3. In section 5, draw `feature_maps(lite0, pixels, "stage4")`, between the two stages shown, and
+#    run `top_k(lite0, sample_photo("rocket"), k=5)`. Do the middle maps still look like the cat?
+#    Are the rocket's five guesses near neighbours, as the cat's were?
 #
 # Next: `02_feature_extraction.ipynb`, where frozen features meet real targets across label
 # budgets, against training from scratch.

@@ -25,15 +25,33 @@
 # 1. **which blocks learn** (the rest stay frozen);
 # 2. **the learning rate**, possibly smaller for blocks near the input (*discriminative*
 #    learning rates: early blocks hold generic features, late blocks task-specific ones);
-# 3. **what BatchNorm layers do** in frozen blocks: keep their pretrained statistics, or
-#    re-estimate them on the new data.
+# 3. **what BatchNorm layers do** in frozen blocks: keep their pretrained running statistics
+#    (notebook 01), or re-estimate them on the new data.
 #
 # Target: real handwritten digits; source: the SmallCNN pretrained on rendered letters.
+#
+# **You will be able to**
+#
+# * choose which blocks of a pretrained network learn, and check the choice in a table of
+#   trainable parameters;
+# * tune a fine-tuning run on validation data with the FreezePanel, keeping the test set for the
+#   final numbers;
+# * compare full and partial fine-tuning, gradual unfreezing, the frozen probe and scratch across
+#   label budgets, and say which to use with how many labels;
+# * set discriminative learning rates and a BatchNorm policy for frozen blocks, and read a
+#   confusion matrix before you save and reuse the model.
+#
+# **Before you start**: notebooks 01 and 02 (state dicts, BatchNorm running statistics, the linear
+# probe, data-efficiency curves). PyTorch: `requires_grad`, and what an optimiser's learning rate
+# does. The panel needs JupyterLab's widgets; without them, the scripted cells below do the same.
+#
+# **Time**: a few minutes on a laptop CPU in the `cpu` profile (the README's Notebooks table
+# lists the measured time); seconds in the `smoke` profile.
 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
-from tlcourse import get_profile, seed_everything
+from tlcourse import cache_dir, get_profile, seed_everything
 from tlcourse.experiments import Settings, compare, describe, summarize
 from tlcourse.freeze import named_blocks, set_trainable, trainable_summary
 from tlcourse.plots import compare_strategies, data_efficiency
@@ -186,10 +204,109 @@ print(describe(both, "finetune_last_k_bn_train_all", "finetune_last_k"))
 # one when the domains differ.
 
 # %% [markdown]
+# ## Data augmentation: more versions of the same few images
+#
+# With five labelled digits per class, a network sees the same fifty images over and over.
+# **Augmentation** shows it a slightly different version of each at every step: turned by up to
+# 10 degrees, shifted by up to a tenth of its side, scaled by up to 10% (torchvision's
+# `transforms.v2.RandomAffine`, a new draw per image and per step: `Settings(augment="affine")`,
+# which `fit` applies to training batches only). It builds in what we know about digits, that
+# a slightly turned 7 is still a 7, without a single new label. Which strategy gains more from
+# it: the network that starts from nothing, or the one that starts from letters?
+
+# %%
+few = budgets[-1]
+augmented = compare(digits, ["scratch", "finetune_all"], [few], profile.seeds,
+                    Settings.for_profile(profile, augment="affine"))
+plain = results[results["strategy"].isin(["scratch", "finetune_all"]) & (results["labels_per_class"] == few)]
+with_and_without = pd.concat([plain, augmented.assign(strategy=augmented["strategy"] + "+affine")])
+print(describe(with_and_without, "scratch+affine", "scratch"))
+print(describe(with_and_without, "finetune_all+affine", "finetune_all"))
+print(describe(with_and_without, "finetune_all+affine", "scratch+affine"))
+
+# %% [markdown]
+# Measured with the `cpu` profile (5 labels per class, seeds 0-2): augmentation lifts scratch by
+# 12 points (76.5% to 88.8%) and fine-tuning by 3 (86.8% to 89.6%), so most of what the letters
+# gave the fine-tuned network, augmentation gives scratch too. Both are ways to bring in what the
+# few labels cannot teach: pretraining brings it from another data set, augmentation from what
+# we know about the images. They add up, but the second is free, so try it before you conclude
+# that you need a pretrained model. (The lines above show this run's numbers.)
+
+# %% [markdown]
+# ## Look at the mistakes, then keep the model
+#
+# Accuracy says how often the model is wrong, not *how*. `train_network` returns the very model
+# `compare` trained for one run (full fine-tuning, `budgets[-1]` labels per class, seed 0). The
+# **confusion matrix** counts each kind of mistake (rows: the true digit, columns: the
+# prediction); the misclassified test images show whether the mistakes are ones a person would
+# make, or ones that point at a fault (a class never learned, a bias towards one answer).
+
+# %%
+from tlcourse.data import load
+from tlcourse.experiments import train_network
+from tlcourse.plots import confusion_matrix, image_grid
+from tlcourse.pretrain import load_pretrained_cnn, save_checkpoint
+from tlcourse.train import predict
+
+model = train_network(digits, "finetune_all", budgets[-1], profile.seeds[0], settings)
+predicted = predict(model, digits.test.images).argmax(1)
+confusion_matrix(digits.test.labels, predicted, digits.test.classes,
+                 title=f"fine-tuned on {budgets[-1]} labels per class")
+wrong = (predicted != digits.test.labels).nonzero().flatten()
+print(f"{len(wrong)} of {len(predicted)} test digits misclassified")
+image_grid(digits.test.images[wrong[:16]],
+           titles=[f"{digits.test.labels[i].item()} as {predicted[i].item()}" for i in wrong[:16]]);
+
+# %% [markdown]
+# To use the model later, save its weights (its *state dict*, as in notebook 01) with the class
+# names, load them into a fresh network, and
+# predict an image it has never seen: here digits rendered from fonts, not handwritten.
+# `weights_only=True` (inside `load_pretrained_cnn`) loads tensors and plain values only, so a
+# checkpoint from someone else cannot run code on your machine.
+
+# %%
+path = save_checkpoint(model, {"classes": digits.pool.classes, "trained_on": "mnist5k digits"},
+                       cache_dir() / "models" / "digits_finetuned.pt")
+reloaded, meta = load_pretrained_cnn(path)
+new_digits = load("glyphs", n=10, chars="digits", size=32, seed=7)
+guesses = predict(reloaded, new_digits.images).argmax(1)
+image_grid(new_digits.images, titles=[f"{meta['classes'][g]}" for g in guesses], columns=10)
+print(f"{(guesses == new_digits.labels).sum().item()} of 10 rendered digits read correctly; "
+      f"{path.name} holds {path.stat().st_size / 1e6:.1f} MB")
+
+# %% [markdown]
 # ## What we measured
 #
 # Every number above was computed in this run. `tests/test_claims_03.py` re-measures the
 # statements with the `cpu` profile's settings and fixed seeds.
+#
+# ### Takeaways
+#
+# * Training only the head runs more images per second than full fine-tuning: frozen blocks need
+#   no backward pass.
+# * With one label per class the frozen probe was best; with five, fine-tuning beat both the
+#   probe and scratch; with many labels its gain over scratch shrank to almost nothing.
+# * Gradual unfreezing and discriminative learning rates both keep the new head's first, noisy
+#   gradients away from the pretrained early blocks, and both helped where labels were scarcest.
+# * The BatchNorm policy of the frozen blocks barely mattered here, because letters and digits
+#   look alike to them; keep `frozen_eval` for targets that look different.
+# * Augmentation gave scratch most of what pretraining gave fine-tuning, for free: try it before
+#   concluding that you need a pretrained model.
+# * Choose settings on validation data, keep the test set for the final numbers, and read the
+#   mistakes, not only the accuracy.
+#
+# ### Try this
+#
+# Predict first, then run and check:
+#
+# 1. Make the discriminative rates steeper: in that section, pass
+#    `Settings.for_profile(profile, decay=0.1)` instead of `decay=0.3`. With one label per class,
+#    does `finetune_all` move towards the frozen probe? With five, does anything change?
+# 2. Train one block more: `compare(digits, ["finetune_last_k"], budgets, profile.seeds,
+#    Settings.for_profile(profile, k=3))` trains block2, block3 and the head. Where does it fall
+#    between `finetune_last_k` (two blocks) and `finetune_all`?
+# 3. Give the panel one labelled digit per class, `FreezePanel.from_task(digits, 1, 15)`, and run
+#    the three scripted runs again. Does training every block still beat training only the head?
 
 # %% [markdown]
 # ## Practice

@@ -31,9 +31,9 @@
 # the body (feature extraction) or let it learn (fine-tuning).
 #
 # Offline, our pretrained model is **all-MiniLM-L6-v2**: a 6-layer BERT (22.7M parameters),
-# distilled from a larger one and then trained *contrastively* on a very large collection of
-# sentence pairs (a question and its answer, a post and its title) to give similar vectors to
-# sentences with similar meanings. That second training is why its frozen sentence vectors make
+# distilled from a larger one (trained to reproduce the larger model's outputs) and then trained
+# *contrastively* on a very large collection of sentence pairs (a question and its answer, a post
+# and its title) to give similar vectors to sentences with similar meanings. That second training is why its frozen sentence vectors make
 # such a strong probe below: do not expect the same of a plain BERT, whose averaged token vectors
 # were never trained to be compared (online, the last section lets you try `bert-base-uncased`).
 # The target: **real tweets** that crowd workers labelled negative or
@@ -46,6 +46,30 @@
 # | `linear_probe` | logistic regression on frozen MiniLM sentence vectors | yes, frozen |
 # | `finetune_all` | MiniLM with a new head, every layer | yes |
 # | `finetune_last_k` | MiniLM with a new head, only its last `k=3` blocks: the top 2 layers and the head | yes |
+#
+# **TF-IDF** (term frequency times inverse document frequency) describes a tweet by its words
+# and word pairs: each scores higher the more often it occurs in the tweet and lower the more
+# tweets contain it, so "the" counts for little and "delayed" for much. It knows nothing about a
+# word it has not seen in the labelled tweets: the classic baseline with no pretraining.
+#
+# **You will be able to**
+#
+# * turn text into token ids with a pretrained tokenizer and embed sentences with a frozen
+#   language model, cheaply (dynamic padding, a cache);
+# * compare a probe on frozen sentence vectors with a bag of words and a transformer trained from
+#   scratch, across label budgets;
+# * freeze transformer layers with the same helpers as for CNNs, and weigh fine-tuning all layers
+#   or the top two against the frozen probe, in accuracy and in cost;
+# * use sentence vectors with no training at all, for answer retrieval and one-sentence
+#   summaries, against word-matching baselines.
+#
+# **Before you start**: notebooks 02 and 03 (the linear probe, data-efficiency curves, the freeze
+# helpers and FreezePanel, discriminative learning rates). No NLP background is needed. The last
+# section needs a network connection; offline, its cells say what to do instead.
+#
+# **Time**: a few minutes on a laptop CPU in the `cpu` profile, longer the first time, while
+# MiniLM embeds the tweets and caches them (the README's Notebooks table lists the measured
+# time with an empty cache); seconds in the `smoke` profile.
 
 # %%
 import time
@@ -83,7 +107,8 @@ pd.DataFrame({"tweet": [task.pool.texts[i] for i in sample],
 # %% [markdown]
 # ## From text to tokens
 #
-# A transformer reads **token ids**. MiniLM's tokenizer splits text into WordPiece tokens from
+# A transformer reads **token ids**. MiniLM's **tokenizer** (the fixed procedure, shipped with the
+# model, that turns text into the ids it was trained on) splits text into WordPiece tokens from
 # a 30,522-entry vocabulary learned along with the model: frequent words stay whole, rare ones
 # break into pieces (`##` marks a continuation). `[CLS]` and `[SEP]` open and close every text.
 # A batch must be a rectangle, so shorter texts are filled with `[PAD]`; the **attention mask**
@@ -117,6 +142,8 @@ print(f"dynamic padding embeds {speed['dynamic_padding'] / speed['padded_to_max_
 # %% [markdown]
 # ## Feature extraction: embed every tweet once
 #
+# An **embedding** is a vector of numbers that stands for a token or a whole text, learned so
+# that related meanings get nearby vectors; to *embed* a tweet is to compute its vector.
 # The frozen probe needs one vector per tweet: the mean of MiniLM's last-layer token vectors
 # (384 numbers). They are computed once for the pool and the test set and **cached on disk**
 # (`cached_embeddings`), so every probe below, and a re-run of this notebook, reads them back.
@@ -140,6 +167,29 @@ print(f"embeddings {tuple(pool_vectors.shape)} and {tuple(test_vectors.shape)} r
 results = compare(task, ["tfidf_logreg", "scratch", "linear_probe"], profile.text_labels_per_class,
                        profile.seeds, settings)
 accuracy_table(results, budget="labels")
+
+# %% [markdown]
+# ### Which tweets does the probe get wrong?
+#
+# The probe trained on the second budget's labels (seed 0), and the test tweets it misreads. Read
+# them and sort them yourself: is it sarcasm, mixed feelings, a negation, or a label you would
+# dispute? A pattern in the mistakes says what to collect or label next; a label you would
+# dispute says how far any model can get on this data.
+
+# %%
+from tlcourse.plots import confusion_matrix
+from tlcourse.train import fit_linear_probe
+
+pool_vectors, test_vectors = task.features(pretrained=True)
+chosen = few_shot_indices(task.pool, profile.text_labels_per_class[1], seed=0)
+probe = fit_linear_probe(pool_vectors[chosen], task.pool.labels[chosen], task.num_classes, C=settings.C)
+predicted = probe(test_vectors).argmax(1)
+confusion_matrix(task.test.labels, predicted, task.test.classes,
+                 title=f"MiniLM probe, {profile.text_labels_per_class[1]} labels per class")
+wrong = (predicted != task.test.labels).nonzero().flatten()
+pd.DataFrame({"tweet": [task.test.texts[i] for i in wrong[:10]],
+              "label": [task.test.classes[task.test.labels[i]] for i in wrong[:10]],
+              "probe says": [task.test.classes[predicted[i]] for i in wrong[:10]]})
 
 # %% [markdown]
 # ## Freezing transformer layers
@@ -244,6 +294,45 @@ print(describe(everything, "finetune_last_k", "finetune_all"))
 #   this run's ratio is printed above (`benchmarks/text_costs.py` measures it on your machine).
 
 # %% [markdown]
+# ## Offline: answering questions and summing up, with the same MiniLM
+#
+# Sentence vectors do more than feed a classifier. Without any training at all:
+#
+# * **answer retrieval** (extractive question answering at the level of sentences): embed the
+#   question and every sentence of a passage, and answer with the sentence nearest in meaning;
+# * **extractive summary** (the centroid method): embed every sentence and keep the one nearest
+#   their mean, the most typical sentence of the passage.
+#
+# The course wrote twelve short passages with three questions each and marked, for every
+# passage, the sentence that sums it up (`tlcourse.data.passages`). Some questions reuse a word
+# of their answer, others ask in other words ("Can I take my bike on board?" for a sentence about
+# bicycles): the table splits them, mechanically, by shared words. The baselines count words
+# only: TF-IDF vectors in place of MiniLM's, and for summaries, the first sentence.
+
+# %%
+from tlcourse.data.passages import PASSAGES
+from tlcourse.nlp_apps import central_sentence, retrieval_comparison, retrieve_answer
+
+passage = PASSAGES[2]["sentences"]
+question = "Can I take my bike on board?"
+print("MiniLM:", passage[retrieve_answer(question, passage, task.encoder)])
+print("TF-IDF:", passage[retrieve_answer(question, passage)])
+retrieval_comparison(task.encoder)
+
+# %% [markdown]
+# Read the table (accuracy in percent; `items` counts what each row scores; the numbers are
+# printed above and do not depend on a seed, since nothing is trained):
+#
+# * When the question uses its answer's words, word matching already does well; when it asks
+#   **in other words**, TF-IDF has nothing to match, while the pretrained vectors still place
+#   "bike" near "bicycles": this is what pretraining on sentence pairs bought.
+# * For **summaries**, the first sentence beats the centroid here. The course's passages, like
+#   news articles, mostly open with the sentence that sums them up, and "most typical sentence"
+#   is not the same thing as "summary". A strong, dumb baseline is worth running before any
+#   model: summarisation research reports the first sentences ("lead") for exactly this reason.
+#   `tests/test_claims_04.py` holds both findings.
+#
+# %% [markdown]
 # ## Online: BERT, RoBERTa, DistilBERT, GPT-2, and other tasks
 #
 # With a network, the same code runs the models the field is built on: pass a Hugging Face
@@ -291,9 +380,38 @@ for name, demo in demos.items():
 #
 # Every number above was computed in this run; `tests/test_claims_04.py` re-measures the
 # statements under *What the measurements say* with the `cpu` profile's settings and fixed
-# seeds. Things to try: a stronger or weaker probe (`text_settings(profile, C=1.0)`), more
-# fine-tuning steps (`steps=100`), or `k=2` (only the top layer and the head); with a network, the same comparison on SST-2
-# with RoBERTa.
+# seeds.
+#
+# ### Takeaways
+#
+# * With few labels, the probe on frozen MiniLM vectors beat both the bag of words and the
+#   transformer trained from scratch; with the largest budget all three were level.
+# * Fine-tuning every layer, with a CPU-sized number of steps, gave no gain over the frozen probe
+#   at a far higher cost per run; training only the top two layers on the frozen layers' cached
+#   output made a run cheaper.
+# * What is frozen need only be computed once and reused (the cached embeddings, the cached
+#   output of the frozen layers), and dynamic padding skips the work on padding: that is where
+#   the CPU time goes down.
+# * With no training, MiniLM's vectors found answers asked in other words that word matching
+#   missed, while the first sentence summed a passage up better than the most central one: run
+#   the simple baseline before the model.
+#
+# ### Try this
+#
+# Predict first, then run and check:
+#
+# 1. Weaken the probe's regularisation (its `C` is small by default, chosen by cross-validation
+#    on pool tweets): rerun the probe alone with `compare(task, ["linear_probe"],
+#    profile.text_labels_per_class, profile.seeds, text_settings(profile, C=1.0))`. At which
+#    budgets does it help, and at which does it hurt?
+# 2. Give fine-tuning more steps: `text_settings(profile, steps=100)` in the fine-tuning
+#    comparison (a run takes longer, the more steps it has). Does `finetune_all` now beat the frozen
+#    probe, or was the number of steps not what held it back?
+# 3. Train one layer fewer: `text_settings(profile, k=2)` leaves only the top layer and the head
+#    to `finetune_last_k`. Which moves more, its accuracy or its seconds per run?
+#
+# With a network, run the same comparison on SST-2 with `text_task("sst2", model="roberta-base",
+# profile=profile)`.
 
 # %% [markdown]
 # ## Practice

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from tlcourse import cache_dir, get_profile, seed_everything
 from tlcourse.data import few_shot_indices
 from tlcourse.exercises.ex02 import q1, q2, q3
-from tlcourse.experiments import Settings, compare, summarize
+from tlcourse.experiments import Settings, compare, summarize, validation_task
 from tlcourse.tasks import digits_task
 from tlcourse.train import extract_features
 
@@ -109,12 +109,17 @@ q2.check(train_probe)
 # scratch or to put a linear probe on the frozen letters features. Do not guess: measure both
 # with `compare` over the profile's seeds (`profile.seeds`), keep the table in `results`, and
 # set `best_strategy` to the strategy your measurement supports (`"scratch"` or `"linear_probe"`).
+#
+# Measure on a **validation split**, not on the test set: `validation_task(digits)` holds out
+# some pool digits of every class and scores every run on them. A choice made on the test set
+# has looked at the test set, and its accuracy there is no longer an honest final number. The
+# check repeats every run of your table itself, so the numbers must come from your own `compare`.
 
 # %%
 # q3
 results = best_strategy = None
 ### BEGIN SOLUTION
-results = compare(digits, ["scratch", "linear_probe"], [1], profile.seeds, settings)
+results = compare(validation_task(digits), ["scratch", "linear_probe"], [1], profile.seeds, settings)
 best_strategy = results.groupby("strategy")["accuracy"].mean().idxmax()
 ### END SOLUTION
 summarize(results)[["strategy", "labels_per_class", "accuracy_mean", "accuracy_std", "runs"]]
@@ -125,5 +130,7 @@ q3.check(results, best_strategy)
 # q3.solution()
 
 # %% [markdown]
-# Would you give the same advice with 50 labels per class? Notebook 02's data-efficiency
+# Now, and only now, the chosen strategy's test accuracy is the honest final number:
+# `compare(digits, [best_strategy], [1], profile.seeds, settings)`. Would you give the same
+# advice with 50 labels per class? Notebook 02's data-efficiency
 # curve says where the answer changes.

@@ -27,7 +27,7 @@
 from tlcourse import get_profile, seed_everything
 from tlcourse.data import few_shot_indices
 from tlcourse.exercises.ex04 import q1, q2, q3
-from tlcourse.experiments import compare
+from tlcourse.experiments import compare, validation_task
 from tlcourse.freeze import last_blocks, named_blocks, set_trainable, trainable_summary
 from tlcourse.nlp import text_settings, text_task
 from tlcourse.train import fit_linear_probe
@@ -91,13 +91,15 @@ q2.check(pool_embeddings, probe, probe_accuracy)
 # With 100 labelled tweets, should a team use TF-IDF + logistic regression (`tfidf_logreg`) or
 # the probe on MiniLM embeddings (`linear_probe`)? Measure both with `compare` (50 labels per
 # class) over the profile's seeds, keep the table in `results`, and set `best_strategy` to what the
-# measurement supports.
+# measurement supports. Measure on a validation split of the pool, `validation_task(task)`, not on
+# the test set: the check repeats every run of your table itself.
 
 # %%
 # q3
 results = best_strategy = None
 ### BEGIN SOLUTION
-results = compare(task, ["tfidf_logreg", "linear_probe"], [50], profile.seeds, text_settings(profile))
+results = compare(validation_task(task), ["tfidf_logreg", "linear_probe"], [50], profile.seeds,
+                  text_settings(profile))
 best_strategy = results.groupby("strategy")["accuracy"].mean().idxmax()
 ### END SOLUTION
 results[["strategy", "labels", "seed", "accuracy"]]

@@ -31,7 +31,7 @@ import torch
 from tlcourse import get_profile, seed_everything
 from tlcourse.data.audio import mel_filterbank
 from tlcourse.exercises.ex06 import ARMS, BUDGET, SETTINGS, q1, q2, q3
-from tlcourse.experiments import Settings, compare
+from tlcourse.experiments import Settings, compare, validation_task
 from tlcourse.freeze import apply_bn_policy, set_trainable, trainable_summary
 from tlcourse.tasks import speech_tasks
 
@@ -107,15 +107,20 @@ q2.check(lite0_model)
 # SmallCNN from scratch (`scratch` on `speech.words`), with `BUDGET` = 5 labels per class over
 # `profile.seeds` and `Settings.for_profile(profile)`, in one table `results` (two `compare`
 # calls joined with `pd.concat`). Then set `best_source` to the key of `ARMS` (`"words"` or
-# `"imagenet"`) whose probe has the best mean accuracy. The check runs both probes again itself.
+# `"imagenet"`) whose probe has the best mean accuracy. Measure on validation splits of the pool
+# (`validation_task(speech.words)`, `validation_task(speech.imagenet)`), not on the test set: a
+# choice is made on validation data, and the test set gives the chosen one's final number. The
+# check runs both probes again itself.
 
 # %%
 # q3
 results = best_source = None
 ### BEGIN SOLUTION
 speech_settings = Settings.for_profile(profile)
-results = pd.concat([compare(speech.words, ["scratch", "linear_probe"], [BUDGET], profile.seeds, speech_settings),
-                     compare(speech.imagenet, ["linear_probe"], [BUDGET], profile.seeds, speech_settings)])
+results = pd.concat([compare(validation_task(speech.words), ["scratch", "linear_probe"], [BUDGET], profile.seeds,
+                             speech_settings),
+                     compare(validation_task(speech.imagenet), ["linear_probe"], [BUDGET], profile.seeds,
+                             speech_settings)])
 means = results.groupby(["task", "strategy"])["accuracy"].mean()
 best_source = max(ARMS, key=lambda arm: means[ARMS[arm]])
 ### END SOLUTION

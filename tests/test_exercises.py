@@ -242,14 +242,25 @@ def test_ex02_q2_accepts_the_course_probe_and_rejects_an_mlp():
 
 def test_ex02_q3_checks_the_choice_against_the_learners_own_table():
     import pandas as pd
-    probe = references.digits_accuracy("linear_probe", 1)
-    table = pd.DataFrame([{"strategy": "scratch", "labels_per_class": 1, "seed": 0, "accuracy": 0.1},
-                          {"strategy": "linear_probe", "labels_per_class": 1, "seed": 0, "accuracy": probe}])
-    assert ex02.q3.evaluate({"results": table, "best_strategy": "linear_probe"}).status == CORRECT
-    verdict = ex02.q3.evaluate({"results": table, "best_strategy": "scratch"})
-    assert verdict.status == PARTIAL and "your own table says linear_probe is better" in verdict.feedback[0]
+    name = references.digits_validation().name
+    assert name.endswith("(validation)")
+    runs = {s: references.digits_validation_accuracy(s, 1, 0) for s in ("scratch", "linear_probe")}
+    table = pd.DataFrame([{"task": name, "strategy": s, "labels_per_class": 1, "seed": 0, "accuracy": a}
+                          for s, a in runs.items()])
+    best, worst = sorted(runs, key=runs.get, reverse=True)
+    assert ex02.q3.evaluate({"results": table, "best_strategy": best}).status == CORRECT
+    verdict = ex02.q3.evaluate({"results": table, "best_strategy": worst})
+    assert verdict.status == PARTIAL and f"your own table says {best} is better" in verdict.feedback[0]
     verdict = ex02.q3.evaluate({"results": table[table.strategy == "scratch"], "best_strategy": "scratch"})
     assert "0 run(s) of linear_probe" in verdict.feedback[0]
+    # chosen on the test set: nothing more is checked until it is measured on a validation split
+    on_test = table.assign(task=references.digits().name)
+    verdict = ex02.q3.evaluate({"results": on_test, "best_strategy": best})
+    assert verdict.status == INCORRECT and "validation_task" in verdict.feedback[0]
+    # a table typed to favour the other strategy: the choice follows it, the repeat does not
+    typed = table.assign(accuracy=[1.0 if s == worst else 0.0 for s in table["strategy"]])
+    verdict = ex02.q3.evaluate({"results": typed, "best_strategy": worst})
+    assert verdict.status == PARTIAL and "the check ran" in verdict.feedback[0]
 
 
 def test_ex03_checks_blocks_rates_and_batchnorm():
@@ -317,13 +328,16 @@ def test_ex04_checks_transformer_layers_embeddings_and_the_choice():
     verdict = ex04.q2.evaluate(answer() | {"probe": torch.nn.Linear(384, 3)})
     assert verdict.status == PARTIAL and "expected (3, 2)" in verdict.feedback[0]
 
-    tfidf = references.tweets_accuracy("tfidf_logreg", 50)
-    table = pd.DataFrame([{"strategy": "tfidf_logreg", "labels": 100, "seed": 0, "accuracy": tfidf},
-                          {"strategy": "linear_probe", "labels": 100, "seed": 0, "accuracy": probe}])
-    best = "linear_probe" if probe > tfidf else "tfidf_logreg"
+    name = references.tweets_validation().name
+    runs = {s: references.tweets_validation_accuracy(s, 50, 0) for s in ("tfidf_logreg", "linear_probe")}
+    table = pd.DataFrame([{"task": name, "strategy": s, "labels": 100, "seed": 0, "accuracy": a}
+                          for s, a in runs.items()])
+    best = max(runs, key=runs.get)
     assert ex04.q3.evaluate({"results": table, "best_strategy": best}).status == CORRECT
     other = ({"tfidf_logreg", "linear_probe"} - {best}).pop()
     assert "your own table says" in ex04.q3.evaluate({"results": table, "best_strategy": other}).feedback[0]
+    verdict = ex04.q3.evaluate({"results": table.assign(task=task.name), "best_strategy": best})
+    assert verdict.status == INCORRECT and "validation_task" in verdict.feedback[0]
 
 
 # Exercise 05: AdaBN, the gradient-reversal layer and the pseudo-label threshold, on a source
@@ -561,14 +575,15 @@ def test_ex06_q3_re_measures_the_table_and_the_choice():
     import pandas as pd
     from tlcourse import get_profile
     from tlcourse.exercises import ex06
-    from tlcourse.experiments import Settings, compare
+    from tlcourse.experiments import Settings, compare, validation_task
 
     speech, profile = references.speech(), get_profile()
-    assert {name for name, _ in ex06.ARMS.values()} == {speech.words.name, speech.imagenet.name}
+    words, imagenet = validation_task(speech.words), validation_task(speech.imagenet)
+    assert {name for name, _ in ex06.ARMS.values()} == {words.name, imagenet.name}
     settings = Settings.for_profile(profile)
     results = pd.concat([compare(task, strategies, [5], profile.seeds, settings, progress=False)
-                         for task, strategies in [(speech.words, ["scratch", "linear_probe"]),
-                                                  (speech.imagenet, ["linear_probe"])]])
+                         for task, strategies in [(words, ["scratch", "linear_probe"]),
+                                                  (imagenet, ["linear_probe"])]])
     means = results.groupby(["task", "strategy"])["accuracy"].mean()
     best = max(ex06.ARMS, key=lambda arm: means[ex06.ARMS[arm]])
 
@@ -583,10 +598,31 @@ def test_ex06_q3_re_measures_the_table_and_the_choice():
                                      for t, s in zip(results["task"], results["strategy"])])
     result = verdict(typed, worst)  # a table typed to favour the worst arm earns nothing
     assert result.status == INCORRECT and "the same run here scores" in result.feedback[0]
-    result = verdict(results[results["task"] != speech.imagenet.name], best)
+    result = verdict(results[results["task"] != imagenet.name], best)
     assert result.status == INCORRECT and "no linear_probe run on imagenet->digits" in result.feedback[0]
     assert "should be one of" in verdict(results, "scratch").feedback[0]
     assert verdict(results[results["strategy"] != "scratch"], best).status == CORRECT  # scratch is for scale
+    result = verdict(results.assign(task=results["task"].str.replace(" (validation)", "")), best)
+    assert result.status == INCORRECT and "validation_task" in result.feedback[0]
+
+
+def test_a_judgement_question_is_complete_with_words_and_a_number_and_earns_no_automatic_points():
+    from tlcourse.exercises import NOT_DONE, WRITTEN, Judgement
+
+    q = Judgement(name="q9", exercise="02", title="Would you advise it?", variables=("advice",),
+                  requirements=(), hints=("Quote your own numbers.",), min_words=8)
+    assert q.evaluate({"advice": None}).status == NOT_DONE
+    assert q.evaluate({"advice": "   "}).status == NOT_DONE
+    assert "string of words" in q.evaluate({"advice": 0.9}).feedback[0]
+    short = q.evaluate({"advice": "Use the probe: 74%."})
+    assert short.status == INCORRECT and "write at least 8" in short.feedback[0]
+    vague = q.evaluate({"advice": "The probe is better because pretrained features are good for this task."})
+    assert vague.status == INCORRECT and "quote at least one number" in vague.feedback[0]
+    text = "The probe reached 74.4% with 50 labels, 6 points above TF-IDF, so I would use it."
+    verdict = q.evaluate({"advice": text})
+    assert (verdict.status, verdict.points, verdict.max_points) == (WRITTEN, 0.0, 0.0)
+    assert verdict.feedback == [f"for the instructor (2 points): {text}"]
+    assert "instructor grades it" in verdict.text()
 
 
 # Exercise 07: the curves of a badly fine-tuned run, forgetting measured, L2-SP by hand.

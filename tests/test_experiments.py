@@ -194,3 +194,44 @@ def test_scans_task_adds_the_adabn_probe_and_a_small_scratch_network(scans):
     scratch = [run_one(scans, "small_scratch", 2, 0, FAST) for _ in range(2)]
     assert scratch[0]["accuracy"] == scratch[1]["accuracy"]  # seeded by the runner
     assert scratch[0]["trainable_parameters"] == sum(p.numel() for p in SmallCNN(2, in_channels=1).parameters())
+
+
+def test_validation_task_scores_on_held_out_pool_examples_and_never_reads_the_test_set(task, monkeypatch):
+    from tlcourse.experiments import validation_task
+
+    val = validation_task(task, 5)
+    assert val.test.labels.bincount().tolist() == [5] * 10
+    assert len(val.pool) + len(val.test) == len(task.pool)
+    assert not set(val.kept.tolist()) & set(val.validation.tolist())
+    assert torch.equal(val.test.images, task.pool.images[val.validation])
+    pool_x, val_x = val.features(True)  # the original pool's features, sliced
+    assert torch.equal(val_x, task.features(True)[0][val.validation])
+    monkeypatch.setattr(type(task), "test_data", lambda self: pytest.fail("the test set was read"))
+    results = compare(val, ["scratch", "linear_probe", "finetune_last_k"], [1], [0], FAST, progress=False)
+    assert set(results["task"]) == {f"{task.name} (validation)"}
+    probe = run_one(val, "linear_probe", 1, 0, FAST)
+    assert probe == {**probe, "accuracy": results.query("strategy == 'linear_probe'")["accuracy"].item()}
+    # the runs' labels come from the rest of the pool, never from the validation examples
+    drawn = val.train_data(torch.arange(len(val.pool)))
+    assert torch.equal(drawn.images, task.pool.images[val.kept])
+    with pytest.raises(ValueError, match="at least 1"):
+        validation_task(task, 0)
+
+
+def test_affine_augmentation_trains_on_new_versions_of_the_batch_at_every_step(task, monkeypatch):
+    import tlcourse.experiments as experiments
+
+    calls = []
+    real = experiments.ON_THE_FLY["affine"]
+
+    def counting():
+        augment = real()
+        return lambda batch: calls.append(len(batch)) or augment(batch)
+
+    monkeypatch.setitem(experiments.ON_THE_FLY, "affine", counting)
+    plain = run_one(task, "finetune_last_k", 1, 0, FAST)
+    augmented = run_one(task, "finetune_last_k", 1, 0, dataclasses.replace(FAST, augment="affine"))
+    assert calls and sum(calls) >= FAST.steps * 10  # at least the steps' batches of 10 labelled digits
+    assert augmented["accuracy"] != plain["accuracy"]
+    with pytest.raises(ValueError, match="choose None or one of"):
+        run_one(task, "scratch", 1, 0, dataclasses.replace(FAST, augment="mixup"))

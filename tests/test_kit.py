@@ -133,3 +133,17 @@ def test_make_exercises_can_leave_the_solutions_out(tmp_path):
     written = make_exercises(ROOT / "solutions", tmp_path / "ex", solutions_file=None)
     assert sorted(Path(p).name for p in written) == sorted(p.name for p in (ROOT / "exercises").glob("*.ipynb"))
     assert [p.name for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".ipynb"] == []
+
+
+def test_the_instructors_switch_hides_solutions_in_any_build_and_graded_runs_set_it(monkeypatch, capsys, tmp_path):
+    from tlcourse.exercises import grader
+    from tlcourse.exercises.ex01 import q2
+
+    monkeypatch.setenv("TLCOURSE_SOLUTIONS", "off")
+    q2.solution()
+    shown = capsys.readouterr().out
+    assert "Solutions are switched off here" in shown and answers()["01 q2"] not in shown
+    monkeypatch.setenv("TLCOURSE_SOLUTIONS", "on")
+    q2.solution()
+    assert answers()["01 q2"] in capsys.readouterr().out
+    assert grader._environment(tmp_path / "home", "smoke")["TLCOURSE_SOLUTIONS"] == "off"

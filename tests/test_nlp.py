@@ -341,3 +341,17 @@ def test_freeze_panel_fine_tunes_transformer_layers_headlessly(tiny_task):
     row = panel.train(trainable=["layer1", "head"], lr=1e-3)
     assert row["trainable_blocks"] == "layer1, head" and 0 <= row["best_val_accuracy"] <= 1
     assert trainable_blocks(panel.model) == ["layer1", "head"]
+
+
+def test_validation_task_of_tweets_runs_the_text_baselines_on_held_out_pool_tweets(smoke_task):
+    from tlcourse.experiments import compare, validation_task
+
+    val = validation_task(smoke_task, 20)
+    assert val.test.labels.bincount().tolist() == [20, 20]
+    assert set(val.test.texts) <= set(smoke_task.pool.texts)
+    assert not set(val.test.texts) & set(val.pool.texts)
+    results = compare(val, ["tfidf_logreg", "linear_probe"], [10], [0], text_settings(get_profile("smoke")),
+                      progress=False)
+    assert results["accuracy"].between(0, 1).all() and len(results) == 2
+    ids, labels = val.test_data()
+    assert torch.equal(labels, val.test.labels) and len(ids) == 40

@@ -103,3 +103,64 @@ def test_generation_continues_the_prompt_and_repeats_for_a_seed(tiny_gpt2):
     text = generate_text("transfer learning is", model=tiny_gpt2, max_new_tokens=5, seed=1)
     assert text.startswith("transfer learning is") and len(text.split()) > 3
     assert text == generate_text("transfer learning is", model=tiny_gpt2, max_new_tokens=5, seed=1)
+
+
+# Offline retrieval and extractive summaries (any encoder with encode(texts) -> unit rows).
+class WordCounts:
+    """A stand-in encoder: unit-length counts of a fixed vocabulary, so similarities are known."""
+    name = "counts"
+
+    def __init__(self, vocabulary):
+        self.vocabulary = vocabulary
+
+    def encode(self, texts):
+        rows = torch.tensor([[text.lower().split().count(w) for w in self.vocabulary] for text in texts],
+                            dtype=torch.float32)
+        return torch.nn.functional.normalize(rows, dim=-1)
+
+
+def test_retrieve_answer_picks_the_sentence_nearest_the_question():
+    from tlcourse.nlp_apps import retrieve_answer
+
+    sentences = ["cats sleep all day", "dogs bark at night", "birds sing at dawn"]
+    encoder = WordCounts(["cats", "dogs", "birds", "night", "dawn"])
+    assert retrieve_answer("what do dogs do at night", sentences, encoder) == 1
+    assert retrieve_answer("when do birds sing", sentences) == 2  # TF-IDF: shared words
+    with pytest.raises(ValueError, match="at least one sentence"):
+        retrieve_answer("anything", [], encoder)
+
+
+def test_central_sentence_is_the_one_nearest_the_mean():
+    from tlcourse.nlp_apps import central_sentence
+
+    encoder = WordCounts(["a", "b"])
+    # vectors (1, 0), (0.71, 0.71), (0, 1): the middle one is nearest their mean
+    assert central_sentence(["a", "a b", "b"], encoder) == 1
+
+
+def test_passages_are_consistent_and_both_kinds_of_question_occur():
+    from tlcourse.data.passages import PASSAGES, qa_items, word_overlap
+
+    for passage in PASSAGES:
+        n = len(passage["sentences"])
+        assert 0 <= passage["summary"] < n
+        assert all(0 <= answer < n for _, answer in passage["questions"])
+    items = qa_items()
+    assert len(items) == sum(len(p["questions"]) for p in PASSAGES)
+    assert any(i["shares_words"] for i in items) and not all(i["shares_words"] for i in items)
+    assert word_overlap("Do bees dance?", "A bee dances") == 2  # bee and dance: a final s dropped
+
+
+def test_retrieval_comparison_scores_every_question_and_passage():
+    from tlcourse.data.passages import PASSAGES, qa_items
+    from tlcourse.nlp_apps import retrieval_comparison
+
+    table = retrieval_comparison(WordCounts(["the", "a"]))
+    assert list(table.columns) == ["counts", "tfidf", "first sentence", "items"]
+    assert table.loc["answer", "items"] == len(qa_items())
+    assert table.loc["summary", "items"] == len(PASSAGES)
+    parts = table.loc[["answer, question shares a word with its answer", "answer, question in other words"], "items"]
+    assert parts.sum() == len(qa_items())
+    first = sum(p["summary"] == 0 for p in PASSAGES) / len(PASSAGES) * 100
+    assert table.loc["summary", "first sentence"] == round(first, 1)
+    assert table.loc["answer", "first sentence"] == "-"

@@ -282,3 +282,33 @@ def test_gradual_unfreezing_trains_blocks_from_the_top_down():
     train.fit_gradual_unfreeze(model, (x, y), 5, 32, 1e-2, seed=0)
     assert _changed_blocks(model, fresh) == ["block1", "block2", "block3", "head", "stem"]
     assert all(p.requires_grad for p in model.parameters())
+
+
+def test_random_affine_changes_each_image_with_its_own_draw_and_repeats_for_a_seed():
+    from tlcourse.train import random_affine
+
+    images = torch.zeros(8, 1, 32, 32)
+    images[:, :, 8:24, 14:18] = 1.0  # the same bar in every image
+    augment = random_affine(degrees=20, translate=0.1)
+    torch.manual_seed(0)
+    first = augment(images)
+    assert first.shape == images.shape
+    assert not torch.equal(first, images)
+    assert len({tuple(x.flatten().tolist()) for x in first}) == 8  # eight different draws
+    torch.manual_seed(0)
+    assert torch.equal(augment(images), first)
+
+
+def test_fit_augments_training_batches_only():
+    from tlcourse.train import fit
+
+    seen = []
+
+    def augment(batch):
+        seen.append(len(batch))
+        return batch + 0.0
+
+    x, y = torch.randn(40, 1, 8, 8), torch.arange(40) % 2
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2))
+    fit(model, (x, y), (x[:10], y[:10]), epochs=2, batch_size=16, augment=augment, progress=False)
+    assert sum(seen) == 2 * 40  # every training image, every epoch; the validation set never

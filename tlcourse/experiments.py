@@ -52,7 +52,7 @@ from .data import few_shot_indices
 from .freeze import count_parameters, last_blocks, named_blocks, set_trainable, unfreeze
 from .prefix import split_model, stages
 from .train import (Transform, as_tensors, dihedral_copies, evaluate, extract_features, fit_for_steps,
-                    fit_gradual_unfreeze, fit_linear_probe, l2sp_penalty, predict, shifted_copies)
+                    fit_gradual_unfreeze, fit_linear_probe, l2sp_penalty, predict, random_affine, shifted_copies)
 
 PROBES = {"linear_probe": True, "random_probe": False}  # strategy -> pretrained backbone?
 NETWORKS = ("scratch", "finetune_all", "finetune_last_k", "gradual_unfreeze")
@@ -121,6 +121,8 @@ class Settings:
     # also mirrored), for images whose orientation means nothing (scans, cells, satellite tiles).
     # "specaugment": train on each spectrogram and 3 copies masked in time and frequency (notebook 06).
     # "shifts": each image and 4 copies moved 2 pixels (characters, whose orientation matters).
+    # "affine": every training batch turned, shifted and scaled at random, anew at every step
+    # (tlcourse.train.random_affine; notebook 03). Frozen blocks then run at every step.
     augment: str | None = None
     # L2-SP's alpha (tlcourse.train.l2sp_penalty): > 0 pulls every pretrained weight of a fine-tuned
     # network back towards its starting value with a penalty alpha/2 * ||w - w0||^2 (the head is new: free).
@@ -173,7 +175,8 @@ def _fit_network(task, indices: torch.Tensor, strategy: str, seed: int,
         fit_steps = fit_gradual_unfreeze if strategy == "gradual_unfreeze" else fit_for_steps
         penalty = l2sp_penalty(model, settings.l2sp) if settings.l2sp and strategy != "scratch" else None
         fit_steps(model, _training_set(task, indices, settings), steps, batch_size, lr, decay, seed,
-                  transform=task.transform, bn_policy=settings.bn_policy, penalty=penalty)
+                  transform=task.transform, bn_policy=settings.bn_policy, augment=_on_the_fly(settings),
+                  penalty=penalty)
         accuracy = evaluate(model, task.test_data(), transform=task.transform)["accuracy"]
     return model.eval(), accuracy
 
@@ -192,16 +195,26 @@ def _specaugment(spectrograms: torch.Tensor) -> torch.Tensor:
     return specaugment_copies(spectrograms, copies=3, seed=torch.initial_seed())
 
 
-AUGMENTATIONS = {"dihedral": dihedral_copies, "specaugment": _specaugment, "shifts": shifted_copies}
+AUGMENTATIONS = {"dihedral": dihedral_copies, "specaugment": _specaugment, "shifts": shifted_copies}  # fixed copies, made once
+ON_THE_FLY = {"affine": random_affine}  # a new random version of every batch, at every step
+
+
+def _on_the_fly(settings: Settings):
+    """The batch augmentation :func:`tlcourse.train.fit` applies for ``settings.augment``, or None."""
+    return ON_THE_FLY[settings.augment]() if settings.augment in ON_THE_FLY else None
 
 
 def _training_set(task, indices: torch.Tensor, settings: Settings):
     """The labelled pool examples ``indices`` as (inputs, labels), augmented as the settings say."""
     inputs, labels = as_tensors(task.train_data(indices))
-    if settings.augment is None:
+    if settings.augment not in AUGMENTATIONS and settings.augment not in ON_THE_FLY and settings.augment is not None:
+        raise ValueError(f"Unknown augment {settings.augment!r}; choose None or one of "
+                         f"{list(AUGMENTATIONS) + list(ON_THE_FLY)}.")
+    if settings.augment in ON_THE_FLY and inputs.dim() != 4:
+        raise ValueError(f"augment={settings.augment!r} turns images; {task.name} has inputs of shape "
+                         f"{tuple(inputs.shape)}. Use augment=None.")
+    if settings.augment not in AUGMENTATIONS:  # None, or applied batch by batch while training
         return inputs, labels
-    if settings.augment not in AUGMENTATIONS:
-        raise ValueError(f"Unknown augment {settings.augment!r}; choose None or one of {list(AUGMENTATIONS)}.")
     if inputs.dim() != 4:
         raise ValueError(f"augment={settings.augment!r} turns images; {task.name} has inputs of shape "
                          f"{tuple(inputs.shape)}. Use augment=None.")
@@ -214,7 +227,8 @@ def _can_cache_frozen(model: nn.Module, settings: Settings) -> bool:
     asked for, something below the top to compute, a model :mod:`tlcourse.prefix` can cut,
     and BatchNorm in frozen blocks kept on its stored statistics (and no L2-SP, whose penalty
     reads the whole model's weights)."""
-    if not settings.cache_frozen or settings.bn_policy == "train_all" or settings.l2sp or not 1 <= settings.k < len(named_blocks(model)):
+    if (not settings.cache_frozen or settings.bn_policy == "train_all" or settings.augment in ON_THE_FLY
+            or settings.l2sp or not 1 <= settings.k < len(named_blocks(model))):
         return False
     try:
         stages(model)
@@ -242,6 +256,63 @@ def _frozen_test(task, prefix: nn.Module, k: int) -> tuple[torch.Tensor, torch.T
         inputs, labels = as_tensors(task.test_data())
         cache[k] = predict(prefix, inputs, transform=task.transform), labels
     return cache[k]
+
+
+VALIDATION_PER_CLASS = 50  # validation_task's default hold-out per class
+
+
+class ValidationTask:
+    """A task whose "test" set is a validation split drawn from another task's pool.
+
+    Made by :func:`validation_task`. Everything :func:`compare` reads works as on the original
+    task (``make_model``, ``transform``, the task's own strategies), but budgets are drawn from
+    the rest of the pool and every run is scored on the validation examples: the original
+    test set is never read. Frozen features are the original pool's, computed once and sliced.
+    """
+
+    def __init__(self, task, val_per_class: int | None = None, seed: int = 0):
+        if val_per_class is None:
+            val_per_class = min(VALIDATION_PER_CLASS, int(task.pool.labels.bincount().min()) // 2)
+        if val_per_class < 1:
+            raise ValueError(f"val_per_class must be at least 1, got {val_per_class}.")
+        val = few_shot_indices(task.pool, val_per_class, seed=seed)  # raises when a class is short
+        keep = torch.ones(len(task.pool.labels), dtype=torch.bool)
+        keep[val] = False
+        self.original, self.kept, self.validation = task, keep.nonzero().flatten(), val
+        self.name = f"{task.name} (validation)"
+        self.pool, self.test = task.pool.subset(self.kept), task.pool.subset(val)
+
+    def __getattr__(self, name):  # make_model, transform, extra_strategies, encoder, ...
+        if name == "original":  # not set yet: a half-built object must not recurse
+            raise AttributeError(name)
+        return getattr(self.original, name)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.pool.classes)
+
+    def features(self, pretrained: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        pool_x = self.original.features(pretrained)[0]
+        return pool_x[self.kept], pool_x[self.validation]
+
+    def train_data(self, indices: torch.Tensor):
+        return self.original.train_data(self.kept[indices])
+
+    def test_data(self):
+        return self.original.train_data(self.validation)
+
+
+def validation_task(task, val_per_class: int | None = None, seed: int = 0) -> ValidationTask:
+    """``task`` with ``val_per_class`` pool examples of every class held out for validation
+    (default: ``VALIDATION_PER_CLASS``, or half the smallest class of the pool if that is less):
+    :func:`compare` on it draws budgets from the rest of the pool and scores on those held-out
+    examples, so a strategy, a rate or a number of steps can be *chosen* without touching the
+    test set. Measure the chosen one on ``task`` itself once, for the final number.
+
+    >>> val = validation_task(digits_task(profile), 20)  # doctest: +SKIP
+    >>> choice = compare(val, ["scratch", "linear_probe"], [1], profile.seeds)  # doctest: +SKIP
+    """
+    return ValidationTask(task, val_per_class, seed)
 
 
 def strategies_of(task) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ from torch import nn
 
 from .config import Profile, cache_dir, get_profile, seed_everything
 from .data import ImageDataset, few_shot_indices, load, train_and_validation_indices
-from .experiments import Settings, Task, _training_set, run_one, train_network
+from .experiments import Settings, Task, _on_the_fly, _training_set, run_one, train_network
 from .freeze import count_parameters, unfreeze
 from .models import SmallCNN
 from .pretrain import SOURCE_CHARS, load_pretrained_cnn, pretrain_on, save_checkpoint
@@ -106,7 +106,7 @@ def fine_tune_with_validation(task: Task, indices: torch.Tensor, seed: int, sett
     every = _validation_every(len(train[1]), settings.steps, settings.batch_size)
     history = fit_for_steps(model, train, settings.steps, settings.batch_size, settings.lr_finetune,
                             settings.decay, seed, val=val, val_every=every, patience=patience,
-                            transform=task.transform, bn_policy=settings.bn_policy)
+                            transform=task.transform, bn_policy=settings.bn_policy, augment=_on_the_fly(settings))
     return model, history
 
 

@@ -1,5 +1,14 @@
 """Other things pretrained language models do: extractive question answering, summarization
-and text generation. Short demos for notebook 04's online section.
+and text generation.
+
+Offline, with the shipped MiniLM sentence encoder (any object with ``encode(texts)`` returning
+unit-length rows works): :func:`retrieve_answer` picks the sentence of a passage nearest in
+meaning to a question, :func:`central_sentence` the sentence nearest the passage's mean vector
+(an extractive summary), and :func:`retrieval_comparison` scores both on the course's own
+passages (:mod:`tlcourse.data.passages`) against TF-IDF word matching and, for summaries, the
+first sentence.
+
+Online, short demos for notebook 04's last section (models fine-tuned for each job):
 
 Each model is a Hugging Face download (cached after the first time), loaded through
 :func:`tlcourse.models.text.load_pretrained`: offline, a model that is not on disk stops at
@@ -11,9 +20,11 @@ lines each one needs are written out here, which also shows what the models comp
 """
 from __future__ import annotations
 
+import pandas as pd
 import torch
 
 from .config import seed_everything
+from .data.passages import PASSAGES, qa_items
 from .models.text import load_pretrained
 
 QA_MODEL = "distilbert-squad"  # DistilBERT fine-tuned on SQuAD (65M parameters)
@@ -79,3 +90,60 @@ def generate_text(prompt: str, model: str = GENERATOR_MODEL, max_new_tokens: int
                                  max_new_tokens=max_new_tokens, do_sample=True, top_k=50,
                                  temperature=temperature, pad_token_id=tokenizer.pad_token_id)
     return tokenizer.decode(ids[0], skip_special_tokens=True)
+
+
+def _tfidf_vectors(texts: list[str]) -> torch.Tensor:
+    """TF-IDF rows of ``texts`` (fitted on these texts alone), unit length, as a dense tensor."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    rows = TfidfVectorizer(sublinear_tf=True).fit_transform(texts)  # rows are L2-normalised
+    return torch.tensor(rows.toarray(), dtype=torch.float32)
+
+
+def retrieve_answer(question: str, sentences: list[str], encoder=None) -> int:
+    """The index of the sentence of ``sentences`` that answers ``question``: the one whose
+    vector has the highest cosine similarity with the question's.
+
+    ``encoder``: a sentence encoder (``encode(texts)`` -> unit rows, e.g. ``text_model("minilm")``);
+    None matches words instead, with TF-IDF vectors fitted on the passage and the question.
+    """
+    if not sentences:
+        raise ValueError("retrieve_answer needs at least one sentence to choose from.")
+    texts = [question, *sentences]
+    vectors = _tfidf_vectors(texts) if encoder is None else encoder.encode(texts)
+    return int((vectors[1:] @ vectors[0]).argmax())
+
+
+def central_sentence(sentences: list[str], encoder=None) -> int:
+    """An extractive one-sentence summary: the index of the sentence nearest the mean of all the
+    passage's sentence vectors (the centroid method). ``encoder`` as in :func:`retrieve_answer`."""
+    if not sentences:
+        raise ValueError("central_sentence needs at least one sentence.")
+    vectors = _tfidf_vectors(sentences) if encoder is None else encoder.encode(sentences)
+    return int((vectors @ vectors.mean(0)).argmax())
+
+
+def retrieval_comparison(encoder) -> pd.DataFrame:
+    """Accuracy (%) of answer retrieval and one-sentence summaries on the course's passages,
+    for ``encoder`` (named by its ``name``) and the word-matching baselines.
+
+    Rows: ``answer`` (all questions), ``answer, question shares a word with its answer``,
+    ``answer, question in other words`` and ``summary``; columns: the encoder, ``tfidf`` and
+    (for the summary only) ``first sentence``. The last column, ``items``, counts what each row
+    scores.
+    """
+    name = getattr(encoder, "name", "encoder")
+    items = qa_items()
+    hits = pd.DataFrame([{"shares_words": item["shares_words"],
+                          name: retrieve_answer(item["question"], item["sentences"], encoder) == item["answer"],
+                          "tfidf": retrieve_answer(item["question"], item["sentences"]) == item["answer"]}
+                         for item in items])
+    summaries = pd.DataFrame([{name: central_sentence(p["sentences"], encoder) == p["summary"],
+                               "tfidf": central_sentence(p["sentences"]) == p["summary"],
+                               "first sentence": p["summary"] == 0} for p in PASSAGES])
+    parts = {"answer": hits, "answer, question shares a word with its answer": hits[hits.shares_words],
+             "answer, question in other words": hits[~hits.shares_words], "summary": summaries}
+    rows = {label: {**(part[[c for c in part if c != "shares_words"]].mean() * 100).round(1).to_dict(),
+                    "items": len(part)} for label, part in parts.items()}
+    table = pd.DataFrame(rows).T[[name, "tfidf", "first sentence", "items"]]
+    return table.astype({"items": int}).fillna("-")  # "-": the first sentence answers no question

@@ -148,7 +148,7 @@ def evaluate(model: nn.Module, data, batch_size: int = 256, transform: Transform
 
 
 def _train_epoch(model, optimizer, scheduler, x, y, batch_size, generator, transform, device, fast_gpu,
-                 shard=(0, 1), penalty: Penalty | None = None):
+                 shard=(0, 1), augment: Transform | None = None, penalty: Penalty | None = None):
     """One pass over ``x`` in shuffled batches: (mean loss, accuracy). With ``shard=(rank, world)``
     (data-parallel, see :func:`fit`) this process trains on rows rank, rank + world, ... of every
     batch, and the returned figures are the whole batch's, summed over the processes."""
@@ -157,6 +157,8 @@ def _train_epoch(model, optimizer, scheduler, x, y, batch_size, generator, trans
     for idx in _batches(len(x), batch_size, generator):
         mine = idx[rank::world]
         xb, yb = x[mine], y[mine]
+        if augment is not None:
+            xb = augment(xb)
         with autocast(device, fast_gpu):
             logits = model(transform(xb) if transform else xb)
             # x1 in one process. In several, DDP averages the gradients over the processes, and
@@ -181,7 +183,8 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float = 1e-3, dec
         batch_size: int = 64, weight_decay: float = 0.0, bn_policy: str = "frozen_eval",
         patience: int | None = None, seed: int = 0, transform: Transform | None = None,
         cosine: bool = False, val_every: int = 1, device=None, fast_gpu: bool = True,
-        progress: bool = True, distributed: bool = False, penalty: Penalty | None = None) -> History:
+        progress: bool = True, distributed: bool = False, augment: Transform | None = None,
+        penalty: Penalty | None = None) -> History:
     """Train the model's trainable blocks with AdamW and cross-entropy; return the history.
 
     ``decay`` < 1 gives discriminative learning rates (see :func:`tlcourse.freeze.param_groups`).
@@ -192,7 +195,9 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float = 1e-3, dec
     restored. ``cosine`` decays every learning
     rate to zero along a half cosine over the whole run (a calm last epoch). ``transform`` maps a batch of
     inputs on the device to what the model expects (for example grey 32x32 digits to
-    normalised 3x128x128 for an ImageNet backbone).
+    normalised 3x128x128 for an ImageNet backbone). ``augment`` maps each *training* batch, before
+    ``transform``, to a randomly changed copy (for example :func:`random_affine`): every epoch then
+    sees other versions of the same labelled images; validation and testing never do.
 
     ``distributed``: data-parallel training in every process of torch.distributed's process group
     (launched by torchrun, see :mod:`tlcourse.distributed`), each called with the same data and
@@ -218,7 +223,7 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float = 1e-3, dec
         start = time.perf_counter()
         apply_bn_policy(model.train(), bn_policy)
         loss, acc = _train_epoch(net, optimizer, scheduler, x, y, batch_size, generator,
-                                 transform, device, fast_gpu, shard, penalty)
+                                 transform, device, fast_gpu, shard, augment, penalty)
         seconds = time.perf_counter() - start
         row = {"epoch": epoch, "train_loss": loss, "train_accuracy": acc, "seconds": seconds,
                "images_per_second": len(x) / seconds}
@@ -298,6 +303,21 @@ def fit_gradual_unfreeze(model: nn.Module, train, steps: int, batch_size: int, l
         histories.append(fit_for_steps(model, train, phase_steps, batch_size, lr, decay, seed + phase,
                                        **fit_kwargs))
     return histories
+
+
+def random_affine(degrees: float = 10, translate: float = 0.1, scale: tuple[float, float] = (0.9, 1.1)) -> Transform:
+    """A training-batch augmentation: each image turned by up to ``degrees``, shifted by up to
+    ``translate`` of its side and scaled within ``scale``, with its own random draw
+    (torchvision's ``transforms.v2.RandomAffine``, which draws once per call, applied image by
+    image). Draws come from torch's global generator, which :func:`fit` seeds."""
+    from torchvision.transforms import v2
+
+    affine = v2.RandomAffine(degrees=degrees, translate=(translate, translate), scale=scale)
+
+    def augment(batch: torch.Tensor) -> torch.Tensor:
+        return torch.stack([affine(image) for image in batch])
+
+    return augment
 
 
 def dihedral_copies(images: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 
 from ..errors import UnknownNameError
-from .core import CORRECT, INCORRECT, NOT_DONE, PARTIAL, Mistake, Problem, Requirement, Verdict
+from .core import CORRECT, INCORRECT, NOT_DONE, PARTIAL, WRITTEN, Judgement, Mistake, Problem, Requirement, Verdict
 
 EXERCISES = {"01": "ex01", "02": "ex02", "03": "ex03", "04": "ex04", "05": "ex05", "06": "ex06", "07": "ex07"}  # exercise id -> module
 
@@ -29,5 +29,5 @@ def questions(exercise: str) -> tuple[Problem, ...]:
     return importlib.import_module(f"{__name__}.{EXERCISES[exercise]}").QUESTIONS
 
 
-__all__ = ["CORRECT", "EXERCISES", "INCORRECT", "NOT_DONE", "PARTIAL", "Mistake", "Problem",
-           "Requirement", "Verdict", "questions"]
+__all__ = ["CORRECT", "EXERCISES", "INCORRECT", "Judgement", "NOT_DONE", "PARTIAL", "WRITTEN", "Mistake",
+           "Problem", "Requirement", "Verdict", "questions"]

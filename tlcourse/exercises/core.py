@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +21,14 @@ SOLUTIONS_FILE = Path(__file__).with_name("solutions.json")  # written by `tlcou
 KIT_MARKER = Path(__file__).with_name("student_kit.json")  # only in the student kit's build
 NOT_IN_KIT = ("Solutions are not part of this build of tlcourse: it is the student kit of a graded "
               "course. Ask your instructor for help, or use {question}.hint() for the next hint.")
+# The instructor's switch: TLCOURSE_SOLUTIONS=off hides solutions in any build (the grader sets it
+# for every notebook it runs, so a graded run never prints one).
+SOLUTIONS_ENV = "TLCOURSE_SOLUTIONS"
+SOLUTIONS_OFF = ("Solutions are switched off here ({env}=off: a graded course, or a graded run). "
+                 "Ask your instructor for help, or use {question}.hint() for the next hint.")
 
 CORRECT, PARTIAL, INCORRECT, NOT_DONE = "correct", "partial", "incorrect", "not done"
+WRITTEN = "written"  # a judgement question's answer, complete enough for the instructor to grade
 
 
 class Mistake(Exception):
@@ -54,7 +61,7 @@ class Verdict:
 
     def text(self) -> str:
         head = {CORRECT: "Correct", PARTIAL: "Partly right", INCORRECT: "Not yet right",
-                NOT_DONE: "Not done yet"}[self.status]
+                NOT_DONE: "Not done yet", WRITTEN: "Written: your instructor grades it"}[self.status]
         lines = [f"{self.question}: {head} ({self.points:g}/{self.max_points:g} points)"]
         return "\n".join(lines + [f"  - {line}" for line in self.feedback])
 
@@ -146,7 +153,7 @@ class Problem:
             return
         verdict = self.evaluate(dict(zip(self.variables, answer)))
         print(verdict.text())
-        if os.environ.get("TLCOURSE_STRICT_CHECKS") == "1" and verdict.status != CORRECT:
+        if os.environ.get("TLCOURSE_STRICT_CHECKS") == "1" and verdict.status not in (CORRECT, WRITTEN):
             raise AssertionError(f"strict checks (TLCOURSE_STRICT_CHECKS=1): {verdict.text()}")
 
     def hint(self, level: int | None = None) -> None:
@@ -162,8 +169,49 @@ class Problem:
 
     def solution(self) -> None:
         """Print the reference solution (taken from the solutions notebook); in the student kit,
-        say that solutions are not part of it."""
+        or with ``TLCOURSE_SOLUTIONS=off`` (an instructor's switch), say that there is none here."""
         print(f"{self.name} solution:\n{solution_code(self.exercise, self.name)}")
+
+
+NUMBER = re.compile(r"\d")
+
+
+@dataclass
+class Judgement(Problem):
+    """A question that needs judgement, answered in words *and* numbers from the learner's own
+    measurement (a string variable), and graded by a person.
+
+    The check only says whether the answer is complete enough to grade: at least ``min_words``
+    words and at least one number quoted from a measurement. It earns no points by itself
+    (``points`` is 0, so automatic totals are unchanged); the answer's text goes into the
+    verdict's feedback, which ``tlcourse grade`` copies into the gradebook, where the instructor
+    awards up to ``instructor_points``.
+    """
+
+    points: float = 0.0
+    instructor_points: float = 2.0
+    min_words: int = 30
+
+    def evaluate(self, values: Mapping[str, object]) -> Verdict:
+        text = values.get(self.variables[0])
+        if _unanswered(text) or (isinstance(text, str) and not text.strip()):
+            return Verdict(self.name, NOT_DONE, 0.0, 0.0,
+                           [f"`{self.variables[0]}` is not written yet: answer in a few sentences, quoting "
+                            "numbers from your own measurement, then check again."])
+        if not isinstance(text, str):
+            return Verdict(self.name, INCORRECT, 0.0, 0.0,
+                           [f"`{self.variables[0]}` should be your answer as a string of words (in quotes), "
+                            f"not {type(text).__name__}."])
+        missing = []
+        words = len(text.split())
+        if words < self.min_words:
+            missing.append(f"{words} words: write at least {self.min_words}, with your reasons.")
+        if not NUMBER.search(text):
+            missing.append("quote at least one number from your own measurement (an accuracy, a gain in "
+                           "points, a number of labels).")
+        answer = " ".join(text.split())[:2000]
+        feedback = missing + [f"for the instructor ({self.instructor_points:g} points): {answer}"]
+        return Verdict(self.name, INCORRECT if missing else WRITTEN, 0.0, 0.0, feedback)
 
 
 def solution_code(exercise: str, question: str) -> str:
@@ -171,6 +219,8 @@ def solution_code(exercise: str, question: str) -> str:
     or why there is none."""
     if KIT_MARKER.exists():
         return NOT_IN_KIT.format(question=question)
+    if os.environ.get(SOLUTIONS_ENV, "").strip().lower() in ("off", "0", "no", "false"):
+        return SOLUTIONS_OFF.format(env=SOLUTIONS_ENV, question=question)
     if not SOLUTIONS_FILE.exists():
         return "(solutions are not installed: run `tlcourse make-exercises` in the course folder)"
     stored = json.loads(SOLUTIONS_FILE.read_text())

@@ -117,12 +117,13 @@ q3 = Problem(
     variables=("results", "best_strategy"), points=3,
     requirements=checks.measure_and_choose(
         ("scratch", "linear_probe"), ("labels_per_class", 1), "1 label per class", "compare(...)",
-        "linear_probe", partial(references.digits_accuracy, "linear_probe", 1),
-        "measure with compare(digits, ..., [1], profile.seeds) on digits_task(profile)."),
+        lambda strategy, seed: references.digits_validation_accuracy(strategy, 1, seed),
+        "measure with compare(validation_task(digits), ..., [1], profile.seeds, "
+        "Settings.for_profile(profile)) on digits_task(profile)."),
     hints=[
         "compare(task, strategies, labels_per_class, seeds, settings) runs every combination and "
-        "returns one row per run.",
-        "results = compare(digits, ['scratch', 'linear_probe'], [1], profile.seeds, settings)",
+        "returns one row per run; validation_task(digits) is a task scored on held-out pool digits.",
+        "results = compare(validation_task(digits), ['scratch', 'linear_probe'], [1], profile.seeds, settings)",
         "best_strategy = results.groupby('strategy')['accuracy'].mean().idxmax()",
     ],
 )

@@ -132,12 +132,13 @@ q3 = Problem(
     variables=("results", "best_strategy"), points=3,
     requirements=checks.measure_and_choose(
         ("tfidf_logreg", "linear_probe"), ("labels", LABELS), f"{LABELS} labels", "compare(...)",
-        "tfidf_logreg", partial(references.tweets_accuracy, "tfidf_logreg", LABELS // 2),
-        f"measure with compare(task, ..., [{LABELS // 2}], profile.seeds, text_settings(profile))."),
+        lambda strategy, seed: references.tweets_validation_accuracy(strategy, LABELS // 2, seed),
+        f"measure with compare(validation_task(task), ..., [{LABELS // 2}], profile.seeds, "
+        "text_settings(profile))."),
     hints=[
         "compare(task, strategies, labels_per_class, seeds, settings) runs every combination; "
         f"with two classes, {LABELS // 2} labels per class are {LABELS} labels in all.",
-        f"results = compare(task, ['tfidf_logreg', 'linear_probe'], [{LABELS // 2}], profile.seeds, "
+        f"results = compare(validation_task(task), ['tfidf_logreg', 'linear_probe'], [{LABELS // 2}], profile.seeds, "
         "text_settings(profile))",
         "best_strategy = results.groupby('strategy')['accuracy'].mean().idxmax()",
     ],

@@ -255,9 +255,10 @@ BUDGET = 5  # q3: labelled spoken digits per class
 # q3: the answers best_source may take -> the (task, strategy) rows that measure them. Only probes:
 # the check runs each arm again, and a probe costs a feature pass, once per process. The scratch
 # baseline the notebook shows beside them is not re-run (it trains a network per seed).
+# Measured on validation splits of the pools (validation_task), never on the test set.
 ARMS = {
-    "words": ("words->digits", "linear_probe"),  # near: a SmallCNN pretrained on other spoken words
-    "imagenet": ("imagenet->digits", "linear_probe"),  # far: ImageNet Lite0 on the spectrograms
+    "words": ("words->digits (validation)", "linear_probe"),  # near: a SmallCNN pretrained on other spoken words
+    "imagenet": ("imagenet->digits (validation)", "linear_probe"),  # far: ImageNet Lite0 on the spectrograms
 }
 RUN_TOLERANCE = 0.03  # q3: |your run's accuracy - the check's own run of it|, per seed
 
@@ -273,6 +274,11 @@ def _measured(results, best_source) -> None:
     the check measures itself: a typed-in table earns nothing."""
     checks.expect_results_table(results, ("task", "strategy", "labels_per_class", "seed", "accuracy"),
                                 "compare(...) (two calls joined with pd.concat)")
+    on_test = sorted({str(t) for t in results["task"] if not str(t).endswith("(validation)")})
+    if on_test:
+        raise Mistake(f"`results` was measured on {on_test}, whose accuracy is the test set's: choose on "
+                      "validation splits, compare(validation_task(speech.words), ...) and "
+                      "compare(validation_task(speech.imagenet), ...).")
     seeds = references.profile_seeds()
     for arm, (task, strategy) in ARMS.items():
         runs = _runs(results, arm)
@@ -312,10 +318,12 @@ q3 = Problem(
     ],
     hints=[
         "compare(task, strategies, labels_per_class, seeds, settings) returns one row per run, with a "
-        "`task` column: run it on speech.words (scratch and linear_probe) and on speech.imagenet "
-        "(linear_probe), then pd.concat the two tables. The choice is between the two probes.",
-        f"results = pd.concat([compare(speech.words, ['scratch', 'linear_probe'], [{BUDGET}], profile.seeds, "
-        f"settings), compare(speech.imagenet, ['linear_probe'], [{BUDGET}], profile.seeds, settings)])",
+        "`task` column: run it on validation_task(speech.words) (scratch and linear_probe) and on "
+        "validation_task(speech.imagenet) (linear_probe), then pd.concat the two tables. The choice is "
+        "between the two probes.",
+        f"results = pd.concat([compare(validation_task(speech.words), ['scratch', 'linear_probe'], [{BUDGET}], "
+        f"profile.seeds, settings), compare(validation_task(speech.imagenet), ['linear_probe'], [{BUDGET}], "
+        "profile.seeds, settings)])",
         "means = results.groupby(['task', 'strategy'])['accuracy'].mean(); "
         "best_source = max(ARMS, key=lambda arm: means[ARMS[arm]])",
     ],

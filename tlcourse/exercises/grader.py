@@ -85,7 +85,7 @@ def _environment(home: Path, profile: str) -> dict:
     env.update(TLCOURSE_PROFILE=profile, TLCOURSE_CACHE=str(home / "cache"), TLCOURSE_OFFLINE="1",
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", MPLBACKEND="Agg",
                MPLCONFIGDIR=str(home / "matplotlib"), PYTHONHASHSEED="0", HOME=str(home),
-               USER="learner", LOGNAME="learner",
+               USER="learner", LOGNAME="learner", TLCOURSE_SOLUTIONS="off",
                OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     return env
 

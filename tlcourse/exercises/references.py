@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ..config import get_profile
-from ..experiments import Settings, Task, run_one
+from ..experiments import Settings, Task, ValidationTask, run_one, validation_task
 from ..tasks import digits_task, fonts_to_handwriting_task
 
 
@@ -18,6 +18,18 @@ def digits() -> Task:
 def digits_accuracy(strategy: str, per_class: int, seed: int = 0, **settings) -> float:
     """Test accuracy of one reference run (see :func:`tlcourse.experiments.run_one`)."""
     return run_one(digits(), strategy, per_class, seed, Settings(**settings))["accuracy"]
+
+
+@lru_cache(maxsize=1)
+def digits_validation() -> ValidationTask:
+    """:func:`digits` with its default validation split, as ``validation_task(digits)`` makes it."""
+    return validation_task(digits())
+
+
+@lru_cache(maxsize=None)
+def digits_validation_accuracy(strategy: str, per_class: int, seed: int = 0) -> float:
+    """Validation accuracy of one run on :func:`digits_validation` with ``Settings.for_profile``."""
+    return run_one(digits_validation(), strategy, per_class, seed, Settings.for_profile(get_profile()))["accuracy"]
 
 
 @lru_cache(maxsize=1)
@@ -43,6 +55,20 @@ def tweets_accuracy(strategy: str, per_class: int, seed: int = 0) -> float:
 
 
 @lru_cache(maxsize=1)
+def tweets_validation() -> ValidationTask:
+    """:func:`tweets` with its default validation split, as ``validation_task(task)`` makes it."""
+    return validation_task(tweets())
+
+
+@lru_cache(maxsize=None)
+def tweets_validation_accuracy(strategy: str, per_class: int, seed: int = 0) -> float:
+    """Validation accuracy of one text run on :func:`tweets_validation`."""
+    from ..nlp import text_settings
+
+    return run_one(tweets_validation(), strategy, per_class, seed, text_settings(get_profile()))["accuracy"]
+
+
+@lru_cache(maxsize=1)
 def speech():
     """Notebook 06's spoken digits and their three sources with the current profile, as
     exercise 06 builds them (clips and the words CNN come from the cache after the first call)."""
@@ -64,10 +90,16 @@ def lite0_state() -> dict:
 
 @lru_cache(maxsize=None)
 def speech_accuracy(arm: str, per_class: int, seed: int = 0) -> float:
-    """Test accuracy of one reference run of exercise 06's ``arm`` (a key of ``ex06.ARMS``),
+    """Validation accuracy of one reference run of exercise 06's ``arm`` (a key of ``ex06.ARMS``),
     with ``Settings.for_profile``: probes cost a feature pass each, once per process."""
     from .ex06 import ARMS
 
     name, strategy = ARMS[arm]
-    task = next(t for t in (speech().words, speech().imagenet) if t.name == name)
+    task = next(t for t in speech_validation() if t.name == name)
     return run_one(task, strategy, per_class, seed, Settings.for_profile(get_profile()))["accuracy"]
+
+
+@lru_cache(maxsize=1)
+def speech_validation() -> tuple[ValidationTask, ValidationTask]:
+    """``validation_task`` of the words and ImageNet speech tasks, as exercise 06's q3 makes them."""
+    return validation_task(speech().words), validation_task(speech().imagenet)
