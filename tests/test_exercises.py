@@ -730,3 +730,61 @@ def test_each_exercise_ends_with_a_judgement_question_whose_answer_reaches_the_g
     assert row[f"{judgement.name} feedback"] == f"for the instructor (2 points): {ADVICE}"
     assert (row[f"{judgement.name} points"], row["points"]) == (0.0, 0.0)  # the other questions are not done
     assert row["max_points"] == sum(q.points for q in measured)  # automatic totals unchanged
+
+
+# Exercise 07: the curves of a badly fine-tuned run, forgetting measured, L2-SP by hand.
+
+def _l2sp_as_written(scale=0.5, root=False, with_head=False, detach=False):
+    """L2-SP as a learner might write it: right (the defaults) or with one usual slip."""
+    def l2sp_by_hand(model, start, alpha):
+        terms = []
+        for name, p in model.named_parameters():
+            p = p.detach() if detach else p
+            if name in start:
+                terms.append((p - start[name]).pow(2).sum())
+            elif with_head:
+                terms.append(p.pow(2).sum() * 0 + (p - p.detach()).pow(2).sum() + 1.0)
+        squared = torch.stack(terms).sum()
+        return scale * alpha * (squared.sqrt() if root else squared)
+
+    return l2sp_by_hand
+
+
+def test_ex07_q3_matches_the_library_and_names_each_slip():
+    from tlcourse.exercises import ex07
+
+    def verdict(function):
+        return ex07.q3.evaluate({"l2sp_by_hand": function})
+
+    assert verdict(_l2sp_as_written()).status == CORRECT
+    assert "twice" in " ".join(verdict(_l2sp_as_written(scale=1.0)).feedback)
+    assert "not its square" in " ".join(verdict(_l2sp_as_written(root=True)).feedback)
+    detached = verdict(_l2sp_as_written(detach=True))
+    assert detached.status == PARTIAL and "no gradient" in " ".join(detached.feedback)
+    assert verdict(_l2sp_as_written(with_head=True)).status == INCORRECT  # not 0 at the start: the gate
+    assert verdict("not a function").status == INCORRECT
+
+
+def test_ex07_q1_and_q2_recompute_the_run_and_the_scoring():
+    from tlcourse.exercises import ex07
+    from tlcourse.experiments import Settings, train_network
+    from tlcourse.limits import with_source_head
+    from tlcourse.train import evaluate
+
+    frame = ex07._curves()
+    memorised = int(frame.loc[frame["train_accuracy"] >= 1, "epoch"].min())
+    last = frame.dropna(subset=["val_accuracy"]).iloc[-1]
+    gap = float(last["train_accuracy"] - last["val_accuracy"])
+    assert ex07.q1.evaluate({"memorised_at": memorised, "final_gap": gap}).status == CORRECT
+    wrong = ex07.q1.evaluate({"memorised_at": memorised + 1, "final_gap": -gap if gap else 0.5})
+    assert wrong.status == INCORRECT, wrong.feedback
+
+    model = train_network(ex07._digits(), "finetune_all", ex07.BUDGET, 0, Settings.for_profile(ex07.get_profile()))
+    kept = evaluate(with_source_head(model, ex07._source()), ex07._letters())["accuracy"]
+    assert ex07.q2.evaluate({"digit_model": model, "letters_kept": kept}).status == CORRECT
+    before = evaluate(ex07._source(), ex07._letters())["accuracy"]
+    if abs(before - kept) > ex07.LETTERS_TOLERANCE:
+        feedback = " ".join(ex07.q2.evaluate({"digit_model": model, "letters_kept": before}).feedback)
+        assert "*before* fine-tuning" in feedback
+    untouched = ex07.q2.evaluate({"digit_model": ex07._digits().make_model(True), "letters_kept": kept})
+    assert untouched.status != CORRECT and "finetune_all" in " ".join(untouched.feedback)

@@ -30,7 +30,7 @@ def cell_of(nb, start: str):
 
 
 def test_every_exercise_has_its_check_cells():
-    assert sorted(HANDED_OUT) == ["01", "02", "03", "04", "05", "06", "08"]
+    assert sorted(HANDED_OUT) == ["01", "02", "03", "04", "05", "06", "07", "08"]
     assert list(check_cells(HANDED_OUT["01"])) == ["q1", "q2", "q3", "q4"]  # q4: the judgement question
     assert check_cells(HANDED_OUT["01"])["q1"] == "q1.check(digit_model)"  # hint lines left out
 

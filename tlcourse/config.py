@@ -47,6 +47,7 @@ class Profile:
     speech_source_samples: int  # spoken words in notebook 06's source set (eSpeak NG: ~5 ms a clip, once; then cached)
     speech_target_samples: int  # spoken digits by train speakers in notebook 06's pool; its test set has max_eval
     bias_templates: int  # sentence templates of notebook 07's bias audit (of 12; each ~4 s of MiniLM on 2 cores, once)
+    misleading_samples: int  # shuffled-label letters notebook 07's misleading source is pretrained on (once; then cached)
 
 
 PROFILES: dict[str, Profile] = {
@@ -58,7 +59,7 @@ PROFILES: dict[str, Profile] = {
         text_labels_per_class=(10, 50), text_finetune_labels_per_class=(10,), text_finetune_steps=4,
         text_scratch_steps=10, adapt_source_samples=300, adapt_steps=6,
         scan_labels_per_class=(5,),
-        speech_source_samples=250, speech_target_samples=100, bias_templates=3,
+        speech_source_samples=250, speech_target_samples=100, bias_templates=3, misleading_samples=520,
     ),
     "cpu": Profile(
         name="cpu", backbone_image_size=128, batch_size=64, finetune_steps=150,
@@ -68,7 +69,7 @@ PROFILES: dict[str, Profile] = {
         text_labels_per_class=(25, 100, 500, 2_500), text_finetune_labels_per_class=(100,), text_finetune_steps=24,
         text_scratch_steps=100, adapt_source_samples=3_000, adapt_steps=150,
         scan_labels_per_class=(10, 50),
-        speech_source_samples=4_000, speech_target_samples=1_000, bias_templates=12,
+        speech_source_samples=4_000, speech_target_samples=1_000, bias_templates=12, misleading_samples=5_000,
     ),
     "gpu": Profile(
         name="gpu", backbone_image_size=224, batch_size=128, finetune_steps=300,
@@ -80,7 +81,7 @@ PROFILES: dict[str, Profile] = {
         text_finetune_labels_per_class=(25, 100, 500, 2_500),
         text_finetune_steps=300, text_scratch_steps=300, adapt_source_samples=20_000, adapt_steps=600,
         scan_labels_per_class=(5, 10, 20, 50, 100, 200),
-        speech_source_samples=20_000, speech_target_samples=8_000, bias_templates=12,
+        speech_source_samples=20_000, speech_target_samples=8_000, bias_templates=12, misleading_samples=20_000,
     ),
 }
 

@@ -52,7 +52,7 @@ from .data import few_shot_indices
 from .freeze import count_parameters, last_blocks, named_blocks, set_trainable, unfreeze
 from .prefix import split_model, stages
 from .train import (Transform, as_tensors, dihedral_copies, evaluate, extract_features, fit_for_steps,
-                    fit_gradual_unfreeze, fit_linear_probe, predict, random_affine)
+                    fit_gradual_unfreeze, fit_linear_probe, l2sp_penalty, predict, random_affine, shifted_copies)
 
 PROBES = {"linear_probe": True, "random_probe": False}  # strategy -> pretrained backbone?
 NETWORKS = ("scratch", "finetune_all", "finetune_last_k", "gradual_unfreeze")
@@ -120,9 +120,13 @@ class Settings:
     # "dihedral": train on every labelled image in its 8 orientations (4 rotations by 90°, each
     # also mirrored), for images whose orientation means nothing (scans, cells, satellite tiles).
     # "specaugment": train on each spectrogram and 3 copies masked in time and frequency (notebook 06).
+    # "shifts": each image and 4 copies moved 2 pixels (characters, whose orientation matters).
     # "affine": every training batch turned, shifted and scaled at random, anew at every step
     # (tlcourse.train.random_affine; notebook 03). Frozen blocks then run at every step.
     augment: str | None = None
+    # L2-SP's alpha (tlcourse.train.l2sp_penalty): > 0 pulls every pretrained weight of a fine-tuned
+    # network back towards its starting value with a penalty alpha/2 * ||w - w0||^2 (the head is new: free).
+    l2sp: float = 0.0
 
     @classmethod
     def for_profile(cls, profile, **overrides) -> "Settings":
@@ -169,8 +173,10 @@ def _fit_network(task, indices: torch.Tensor, strategy: str, seed: int,
         accuracy = _fit_top(task, model, indices, seed, settings)  # trains model's own top blocks
     else:
         fit_steps = fit_gradual_unfreeze if strategy == "gradual_unfreeze" else fit_for_steps
+        penalty = l2sp_penalty(model, settings.l2sp) if settings.l2sp and strategy != "scratch" else None
         fit_steps(model, _training_set(task, indices, settings), steps, batch_size, lr, decay, seed,
-                  transform=task.transform, bn_policy=settings.bn_policy, augment=_on_the_fly(settings))
+                  transform=task.transform, bn_policy=settings.bn_policy, augment=_on_the_fly(settings),
+                  penalty=penalty)
         accuracy = evaluate(model, task.test_data(), transform=task.transform)["accuracy"]
     return model.eval(), accuracy
 
@@ -189,7 +195,7 @@ def _specaugment(spectrograms: torch.Tensor) -> torch.Tensor:
     return specaugment_copies(spectrograms, copies=3, seed=torch.initial_seed())
 
 
-AUGMENTATIONS = {"dihedral": dihedral_copies, "specaugment": _specaugment}  # fixed copies, made once
+AUGMENTATIONS = {"dihedral": dihedral_copies, "specaugment": _specaugment, "shifts": shifted_copies}  # fixed copies, made once
 ON_THE_FLY = {"affine": random_affine}  # a new random version of every batch, at every step
 
 
@@ -219,9 +225,10 @@ def _training_set(task, indices: torch.Tensor, settings: Settings):
 def _can_cache_frozen(model: nn.Module, settings: Settings) -> bool:
     """Whether the frozen blocks below the top ``k`` give the same output at every step:
     asked for, something below the top to compute, a model :mod:`tlcourse.prefix` can cut,
-    and BatchNorm in frozen blocks kept on its stored statistics."""
+    and BatchNorm in frozen blocks kept on its stored statistics (and no L2-SP, whose penalty
+    reads the whole model's weights)."""
     if (not settings.cache_frozen or settings.bn_policy == "train_all" or settings.augment in ON_THE_FLY
-            or not 1 <= settings.k < len(named_blocks(model))):
+            or settings.l2sp or not 1 <= settings.k < len(named_blocks(model))):
         return False
     try:
         stages(model)

@@ -49,6 +49,24 @@ def learning_curves(histories: dict, metric: str = "val_accuracy", ax=None):
     return ax
 
 
+def train_and_validation(history, ax=None, title: str | None = None):
+    """Train and validation accuracy of one run, per epoch (a History or its DataFrame): the gap
+    between the two lines is what the model memorised rather than learned. Returns the Axes."""
+    frame = history.to_frame() if hasattr(history, "to_frame") else history
+    if "val_accuracy" not in frame:
+        raise ValueError("The history has no validation accuracy: train with fit(..., val=...).")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    validated = frame.dropna(subset=["val_accuracy"])
+    ax.plot(frame["epoch"], 100 * frame["train_accuracy"], label="train (the labelled images)")
+    ax.plot(validated["epoch"], 100 * validated["val_accuracy"], marker="o", markersize=3,
+            label="validation (other pool images)")
+    ax.set(xlabel="epoch", ylabel="accuracy (%)", ylim=(0, 102), title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
 def data_efficiency(summary: pd.DataFrame, ax=None, title: str | None = None):
     """Accuracy (mean ± std over seeds) against labels per class, log x, one line per strategy.
 

@@ -35,6 +35,7 @@ from .config import get_device
 from .freeze import apply_bn_policy, named_blocks, param_groups, set_trainable
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
+Penalty = Callable[[nn.Module], torch.Tensor]  # model -> a scalar added to the training loss
 
 
 @dataclass
@@ -147,7 +148,7 @@ def evaluate(model: nn.Module, data, batch_size: int = 256, transform: Transform
 
 
 def _train_epoch(model, optimizer, scheduler, x, y, batch_size, generator, transform, device, fast_gpu,
-                 shard=(0, 1), augment: Transform | None = None):
+                 shard=(0, 1), augment: Transform | None = None, penalty: Penalty | None = None):
     """One pass over ``x`` in shuffled batches: (mean loss, accuracy). With ``shard=(rank, world)``
     (data-parallel, see :func:`fit`) this process trains on rows rank, rank + world, ... of every
     batch, and the returned figures are the whole batch's, summed over the processes."""
@@ -163,8 +164,10 @@ def _train_epoch(model, optimizer, scheduler, x, y, batch_size, generator, trans
             # x1 in one process. In several, DDP averages the gradients over the processes, and
             # this weight makes that average the gradient of the whole batch's mean loss.
             loss = F.cross_entropy(logits.float(), yb) * (len(mine) * world / len(idx))
+        # A term on the weights (L2-SP) joins the gradient; the recorded loss stays the data's.
+        extra = penalty(getattr(model, "module", model)) if penalty is not None else 0.0  # same in every process
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss + extra).backward()
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
@@ -180,7 +183,8 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float = 1e-3, dec
         batch_size: int = 64, weight_decay: float = 0.0, bn_policy: str = "frozen_eval",
         patience: int | None = None, seed: int = 0, transform: Transform | None = None,
         cosine: bool = False, val_every: int = 1, device=None, fast_gpu: bool = True,
-        progress: bool = True, distributed: bool = False, augment: Transform | None = None) -> History:
+        progress: bool = True, distributed: bool = False, augment: Transform | None = None,
+        penalty: Penalty | None = None) -> History:
     """Train the model's trainable blocks with AdamW and cross-entropy; return the history.
 
     ``decay`` < 1 gives discriminative learning rates (see :func:`tlcourse.freeze.param_groups`).
@@ -199,6 +203,9 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float = 1e-3, dec
     (launched by torchrun, see :mod:`tlcourse.distributed`), each called with the same data and
     seed. Each trains on its share of every batch (``batch_size`` is the whole batch's) and
     DistributedDataParallel averages the gradients, so the weights follow those of one process.
+
+    ``penalty``: a function ``model -> scalar tensor`` added to every batch's loss, such as
+    :func:`l2sp_penalty` (which pulls the weights back towards the pretrained ones).
     """
     device = torch.device(device) if device else get_device()
     x, y = as_tensors(train)
@@ -216,7 +223,7 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float = 1e-3, dec
         start = time.perf_counter()
         apply_bn_policy(model.train(), bn_policy)
         loss, acc = _train_epoch(net, optimizer, scheduler, x, y, batch_size, generator,
-                                 transform, device, fast_gpu, shard, augment)
+                                 transform, device, fast_gpu, shard, augment, penalty)
         seconds = time.perf_counter() - start
         row = {"epoch": epoch, "train_loss": loss, "train_accuracy": acc, "seconds": seconds,
                "images_per_second": len(x) / seconds}
@@ -324,6 +331,42 @@ def dihedral_copies(images: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"dihedral_copies needs a batch of square images (N, C, H, H), got {tuple(images.shape)}.")
     turns = [torch.rot90(images, k, dims=(2, 3)) for k in range(4)]
     return torch.cat(turns + [t.flip(3) for t in turns])
+
+
+def shifted_copies(images: torch.Tensor, pixels: int = 2) -> torch.Tensor:
+    """(N, C, H, W) images -> (5N, C, H, W): each image as it is, then moved ``pixels`` pixels
+    right, left, down and up (the border filled with zeros, the background of the course's
+    characters); copy ``j`` of image ``i`` is row ``j*N + i``.
+
+    Augmentation for images whose orientation matters (a turned 6 is a 9): where a character
+    sits in its box means nothing, which way it faces does.
+    """
+    if images.dim() != 4:
+        raise ValueError(f"shifted_copies needs a batch of images (N, C, H, W), got {tuple(images.shape)}.")
+    p = pixels
+    padded = F.pad(images, (p, p, p, p))
+    h, w = images.shape[-2:]
+    moves = [(p, p), (p, 0), (p, 2 * p), (0, p), (2 * p, p)]  # (top, left) of the crop: same, right, left, down, up
+    return torch.cat([padded[..., top:top + h, left:left + w] for top, left in moves])
+
+
+def l2sp_penalty(model: nn.Module, alpha: float, skip: tuple[str, ...] = ("head.",)) -> Penalty:
+    """L2-SP (Li, Grandvalet & Davoine, 2018): ``alpha / 2 * ||w - w0||^2`` summed over the
+    model's parameters as they are *now* (``w0``: the pretrained starting point), so fine-tuning
+    may move the weights only as far as the data are worth.
+
+    Parameters whose names start with one of ``skip`` (the new head, which has no pretrained
+    value) are left out. Returns a function ``model -> scalar tensor`` for ``fit(penalty=...)``;
+    ``alpha = 0`` gives plain fine-tuning.
+    """
+    start = {name: p.detach().clone() for name, p in model.named_parameters() if not name.startswith(skip)}
+
+    def penalty(trained: nn.Module) -> torch.Tensor:
+        moved = [(p - start[name].to(p.device)).pow(2).sum()
+                 for name, p in trained.named_parameters() if name in start and p.requires_grad]
+        return alpha / 2 * torch.stack(moved).sum() if moved else torch.zeros(())
+
+    return penalty
 
 
 @contextmanager

@@ -18,7 +18,8 @@ import importlib
 from ..errors import UnknownNameError
 from .core import CORRECT, INCORRECT, NOT_DONE, PARTIAL, WRITTEN, Judgement, Mistake, Problem, Requirement, Verdict
 
-EXERCISES = {"01": "ex01", "02": "ex02", "03": "ex03", "04": "ex04", "05": "ex05", "06": "ex06", "08": "ex08"}  # exercise id -> module
+EXERCISES = {"01": "ex01", "02": "ex02", "03": "ex03", "04": "ex04", "05": "ex05", "06": "ex06", "07": "ex07",
+             "08": "ex08"}  # exercise id -> module
 
 
 def questions(exercise: str) -> tuple[Problem, ...]:
