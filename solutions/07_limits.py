@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from tlcourse import get_profile, seed_everything
-from tlcourse.exercises.ex07 import BUDGET, bad_settings, q1, q2, q3
+from tlcourse.exercises.ex07 import BUDGET, THRESHOLD, bad_settings, q1, q2, q3, q4, q5
 from tlcourse.experiments import Settings, train_network
 from tlcourse.limits import letters_test_set, limits_task, overfitting_history, with_source_head
 from tlcourse.plots import train_and_validation
@@ -122,3 +122,67 @@ q3.check(l2sp_by_hand)
 # %% [markdown]
 # Try `train_network(digits, "finetune_all", BUDGET, 0, Settings.for_profile(profile, l2sp=1.0))`:
 # does the pull towards the pretrained weights keep more letters? Measure it as in q2.
+
+# %% [markdown]
+# ## q4 · Audit a model for a planted cue (2 points)
+#
+# Notebook 07's section 5 planted a mark in a corner of every letter and of most digits, its
+# corner set by the class. `cue = references.cue()` holds its tasks: `cue.cued` (the cued source
+# on the marked digits), `cue.counterfactual` (the test digits with every mark moved to the other
+# corner). The cell below fine-tunes the cued source on 5 marked digits per class. Measure how
+# much `model` leans on the mark: set `drop` to its accuracy on the normal test set
+# (`cue.cued.test`) minus that on `cue.counterfactual`, in percentage points, and `leans_on_mark`
+# to whether the drop is larger than `THRESHOLD` points (the clean source stays under it). The
+# check measures your model again itself.
+
+# %%
+from tlcourse.exercises import references
+
+cue = references.cue()  # the first run pretrains the cued source (cached after)
+model = train_network(cue.cued, "finetune_all", 5, 0, Settings.for_profile(profile))
+
+# %%
+# q4
+drop = leans_on_mark = None
+### BEGIN SOLUTION
+normal = 100 * evaluate(model, cue.cued.test)["accuracy"]
+moved = 100 * evaluate(model, cue.counterfactual)["accuracy"]
+drop = normal - moved
+leans_on_mark = drop > THRESHOLD
+### END SOLUTION
+print(f"drop: {drop:.1f} points; leans on the mark: {leans_on_mark}")
+
+# %%
+q4.check(model, drop, leans_on_mark)
+# q4.hint()
+# q4.solution()
+
+# %% [markdown]
+# ## q5 · Advise a team about to fine-tune on 1 label per class (2 points, graded by your instructor)
+#
+# A team has one labelled image per class and a pretrained network, and plans to fine-tune every
+# layer at a high learning rate. Write your advice in `advice`, a string of a few sentences: which
+# recipe to use instead and what to watch, the numbers of q1, q2 and q4 that support it (quote
+# them), and what those numbers do not tell you about the team's case.
+#
+# Your instructor grades this answer, out of 2 points. `q5.check(advice)` only sees whether it
+# is complete: at least 40 words, with at least one number quoted.
+
+# %%
+# q5
+advice = None
+### BEGIN SOLUTION
+advice = (
+    f"Do not fine-tune every layer at a high rate: in q1 that run memorised its labels at epoch "
+    f"{memorised_at} and ended {100 * final_gap:.0f} points above its own validation accuracy, and in q2 the "
+    f"network kept only {letters_kept:.1%} of its letters. Probe first, or fine-tune at a lower rate with an "
+    f"L2-SP pull towards the pretrained weights, and choose on a validation split of the pool. Check for "
+    f"shortcuts as well: the model of q4 lost {drop:.1f} points when the mark moved. These are one target, one "
+    f"small network and one label per class, so the team should measure the same things on their own data."
+)
+### END SOLUTION
+
+# %%
+q5.check(advice)
+# q5.hint()
+# q5.solution()

@@ -155,16 +155,16 @@ def test_counterfactual_copies_train_each_image_twice_with_the_mark_moved():
 
 
 def test_the_planted_cue_question_re_measures_the_learners_model_and_names_the_usual_slips(monkeypatch):
-    """q_bias on a stand-in for notebook 07's cue tasks (a pixel probe that reads only the mark)."""
+    """Exercise 07's q4 on a stand-in for notebook 07's cue tasks (a pixel probe that reads only the mark)."""
     from types import SimpleNamespace
 
-    from tlcourse.exercises import _ex07_bias_question as ex
+    from tlcourse.exercises import ex07 as ex, references
     from tlcourse.exercises.core import CORRECT
 
     test = _bars(100, seed=1, strength=0.0)
     cue = SimpleNamespace(cued=SimpleNamespace(test=bias.cued(test, 0.9, seed=4)),
                           counterfactual=bias.cued(test, 0.0))
-    monkeypatch.setattr(ex, "cue", lambda: cue)
+    monkeypatch.setattr(references, "cue", lambda: cue)
     from tlcourse.train import evaluate
 
     model = Pixels()  # reads only the mark: class 0 from the top-left square, class 1 from the bottom-right one
@@ -175,11 +175,11 @@ def test_the_planted_cue_question_re_measures_the_learners_model_and_names_the_u
     drop = 100 * (evaluate(model, cue.cued.test)["accuracy"] - evaluate(model, cue.counterfactual)["accuracy"])
     assert drop > ex.THRESHOLD
 
-    assert ex.q_bias.evaluate({"model": model, "drop": drop, "leans_on_mark": True}).status == CORRECT
+    assert ex.q4.evaluate({"model": model, "drop": drop, "leans_on_mark": True}).status == CORRECT
     for answer, advice in ((drop / 100, "a fraction"), (-drop, "wrong sign"), (0.0, "same test set"),
                            (drop + 7, "Measure `model` itself")):
-        verdict = ex.q_bias.evaluate({"model": model, "drop": answer, "leans_on_mark": True})
+        verdict = ex.q4.evaluate({"model": model, "drop": answer, "leans_on_mark": True})
         assert verdict.status != CORRECT and advice in " ".join(verdict.feedback), verdict.feedback
-    verdict = ex.q_bias.evaluate({"model": model, "drop": drop, "leans_on_mark": False})
+    verdict = ex.q4.evaluate({"model": model, "drop": drop, "leans_on_mark": False})
     assert "should be True" in " ".join(verdict.feedback)
-    assert ex.q_bias.evaluate({"model": "a model", "drop": drop, "leans_on_mark": True}).points == 0
+    assert ex.q4.evaluate({"model": "a model", "drop": drop, "leans_on_mark": True}).points == 0

@@ -2,7 +2,9 @@
 
 q1 read the train and validation curves of a badly fine-tuned run (when did it memorise its
 labels, how large is the gap at the end), q2 measure what fine-tuning on digits made the letters
-network forget, q3 write the L2-SP penalty. Every check works on the learner's own objects: it
+network forget, q3 write the L2-SP penalty, q4 audit a model for a planted cue (its accuracy
+lost on a counterfactual test set), q5 advise a team in words and numbers from q1-q4 (a
+judgement question, graded by the instructor). Every check works on the learner's own objects: it
 recomputes the curves' numbers from the same run, re-scores their model on letters of its own,
 and runs their penalty function on models it perturbs itself, gradients included.
 """
@@ -19,8 +21,8 @@ from ..config import get_profile
 from ..experiments import Settings
 from ..freeze import named_blocks
 from ..train import evaluate, l2sp_penalty
-from . import checks
-from .core import Mistake, Problem, Requirement
+from . import checks, references
+from .core import Judgement, Mistake, Problem, Requirement
 
 BUDGET = 1  # labelled digits per class in q1 and q2
 GAP_TOLERANCE = 0.01  # q1: |your gap - the run's gap|, as a fraction
@@ -258,4 +260,84 @@ q3 = Problem(
     ],
 )
 
-QUESTIONS = (q1, q2, q3)
+# --- q4 · audit a model for a planted cue (notebook 07, section 5) ----------------------------
+
+THRESHOLD = 5.0  # points: notebook 07's clean source drops less than this; a larger drop is leaning
+DROP_TOLERANCE = 0.5  # points: |your drop - the check's measurement of your model|
+
+
+def _measured_drop(model: nn.Module) -> tuple[float, float]:
+    """The model's accuracy (%) on the normal and on the counterfactual test set, measured here."""
+    tasks = references.cue()
+    return tuple(100 * evaluate(model, part)["accuracy"] for part in (tasks.cued.test, tasks.counterfactual))
+
+
+def _is_model(model, drop, leans_on_mark) -> None:
+    if not isinstance(model, nn.Module):
+        raise Mistake(f"`model` should be the network the notebook trained (an nn.Module); it is a "
+                      f"{type(model).__name__}. Re-run the cell that trains it.")
+    if not isinstance(drop, (int, float)) or isinstance(drop, bool):
+        raise Mistake(f"`drop` should be a number of percentage points (a float), got {type(drop).__name__}.")
+
+
+def _drop_measured(model, drop, leans_on_mark) -> None:
+    normal, moved = _measured_drop(model)
+    ours = normal - moved
+    if abs(drop - ours) <= DROP_TOLERANCE:
+        return
+    if abs(100 * drop - ours) <= DROP_TOLERANCE:
+        raise Mistake(f"`drop` is {drop:.3f}: a fraction. Give it in percentage points (x 100), as the "
+                      f"notebook's tables do: {ours:.1f}.")
+    if abs(drop + ours) <= DROP_TOLERANCE:
+        raise Mistake(f"`drop` has the wrong sign: it is normal minus counterfactual accuracy "
+                      f"({normal:.1f} - {moved:.1f}), the points lost when the mark moves.")
+    if abs(drop) <= DROP_TOLERANCE:
+        raise Mistake("`drop` is 0: were both accuracies measured on the same test set? The second "
+                      "one is cue.counterfactual, the digits with every mark in the other corner.")
+    raise Mistake(f"your model scores {normal:.1f}% on cue.cued.test and {moved:.1f}% on "
+                  f"cue.counterfactual here, a drop of {ours:.1f} points; `drop` is {drop:.1f}. "
+                  "Measure `model` itself on those two test sets with evaluate(...).")
+
+
+def _verdict_follows(model, drop, leans_on_mark) -> None:
+    if not isinstance(leans_on_mark, bool):
+        raise Mistake(f"`leans_on_mark` should be True or False, got {leans_on_mark!r}.")
+    normal, moved = _measured_drop(model)
+    leans = normal - moved > THRESHOLD
+    if leans_on_mark != leans:
+        raise Mistake(f"the model loses {normal - moved:.1f} points when the mark moves; the clean source "
+                      f"loses under {THRESHOLD:g}, so leans_on_mark should be {leans}: let the "
+                      "measurement decide, whatever you expected.")
+
+
+q4 = Problem(
+    name="q4", exercise="07", title="Audit a model for a planted cue",
+    variables=("model", "drop", "leans_on_mark"), points=2,
+    requirements=[
+        Requirement("model is a network and drop a number", _is_model, gate=True),
+        Requirement("drop is the model's accuracy lost on the counterfactual test set, in points", _drop_measured),
+        Requirement("leans_on_mark follows the measurement", _verdict_follows),
+    ],
+    hints=[
+        "A counterfactual test set holds the same digits with the cue changed: cue.counterfactual. "
+        "Score the model on it and on the normal test set, cue.cued.test.",
+        "evaluate(model, data)['accuracy'] is a fraction: multiply by 100 for points. drop is "
+        "normal minus counterfactual.",
+        "drop = 100 * (evaluate(model, cue.cued.test)['accuracy'] - evaluate(model, cue.counterfactual)"
+        "['accuracy']); leans_on_mark = drop > THRESHOLD",
+    ],
+)
+
+
+q5 = Judgement(
+    name="q5", exercise="07", title="Advise a team about to fine-tune on 1 label per class",
+    variables=("advice",), requirements=(), min_words=40, instructor_points=2,
+    hints=[
+        "Start with a recommendation: which recipe they should fine-tune with, and what to watch.",
+        "Support it with your numbers: q1's gap between training and validation, q2's letters kept, and "
+        "q4's drop if their data might hold a shortcut.",
+        "Say what your numbers do not cover: one target, one network, one label per class, a few seeds.",
+    ],
+)
+
+QUESTIONS = (q1, q2, q3, q4, q5)

@@ -103,3 +103,11 @@ def speech_accuracy(arm: str, per_class: int, seed: int = 0) -> float:
 def speech_validation() -> tuple[ValidationTask, ValidationTask]:
     """``validation_task`` of the words and ImageNet speech tasks, as exercise 06's q3 makes them."""
     return validation_task(speech().words), validation_task(speech().imagenet)
+
+
+@lru_cache(maxsize=1)
+def cue():
+    """Notebook 07's planted-cue tasks with the current profile, as exercise 07 builds them."""
+    from ..bias import cue_tasks  # imported here: only exercise 07 needs them
+
+    return cue_tasks(get_profile())
