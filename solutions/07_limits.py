@@ -127,7 +127,7 @@ q3.check(l2sp_by_hand)
 # ## q4 · Audit a model for a planted cue (2 points)
 #
 # Notebook 07's section 5 planted a mark in a corner of every letter and of most digits, its
-# corner set by the class. `cue = references.cue()` holds its tasks: `cue.cued` (the cued source
+# corner set by the class. `cue = cue_tasks(profile)` holds its tasks: `cue.cued` (the cued source
 # on the marked digits), `cue.counterfactual` (the test digits with every mark moved to the other
 # corner). The cell below fine-tunes the cued source on 5 marked digits per class. Measure how
 # much `model` leans on the mark: set `drop` to its accuracy on the normal test set
@@ -136,9 +136,9 @@ q3.check(l2sp_by_hand)
 # check measures your model again itself.
 
 # %%
-from tlcourse.exercises import references
+from tlcourse.bias import cue_tasks
 
-cue = references.cue()  # the first run pretrains the cued source (cached after)
+cue = cue_tasks(profile)  # the first run pretrains the cued source (cached after)
 model = train_network(cue.cued, "finetune_all", 5, 0, Settings.for_profile(profile))
 
 # %%
