@@ -101,12 +101,12 @@ def test_speech_tasks_share_one_pool_and_test_set_and_differ_in_their_source(smo
 
 @pytest.mark.slow
 def test_the_words_cnn_is_trained_once_then_read_back(smoke_speech, monkeypatch):
-    import tlcourse.tasks as tasks
+    import tlcourse.pretrain as pretrain
 
     def no_training(*args, **kwargs):
         raise AssertionError("the words CNN was trained again instead of read from the cache")
 
-    monkeypatch.setattr(tasks, "pretrain_on", no_training)
+    monkeypatch.setattr(pretrain, "pretrain_on", no_training)
     model, meta = words_cnn(smoke_speech.source, SMOKE, progress=False)
     assert meta["classes"] == list(smoke_speech.source.classes) and 0 <= meta["source_accuracy"] <= 1
     assert not model.training

@@ -18,7 +18,6 @@ Two audits, with the course's own simple tools:
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from itertools import product
 from typing import NamedTuple
@@ -26,10 +25,10 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .config import Profile, cache_dir, get_profile
+from .config import Profile, get_profile
 from .data import ImageDataset, few_shot_indices, load
 from .experiments import Settings, Task, train_network
-from .pretrain import load_pretrained_cnn, pretrain_on, save_checkpoint
+from .pretrain import load_pretrained_cnn, pretrained_once
 from .tasks import _split, transfer_small_cnn
 from .train import evaluate, extract_features, fit_linear_probe
 
@@ -278,16 +277,11 @@ def letters_cnn(profile: Profile | None = None, cue_rate: float | None = None, s
         shipped, meta = load_pretrained_cnn()
         if (meta["samples"], meta["epochs"], meta["seed"]) == (profile.pretrain_samples, profile.pretrain_epochs, seed):
             return shipped, meta
-    settings = f"{profile.pretrain_samples}-{profile.pretrain_epochs}-{seed}-{cue_rate}-{MARK}-{MARGIN}"
-    path = cache_dir() / "bias" / f"letters_cnn-{settings}.pt"
-    if not path.exists():
-        start = time.perf_counter()
-        source = load("glyphs", n=profile.pretrain_samples, chars="letters", size=32, seed=seed)
-        if cue_rate is not None:
-            source = cued(source, cue_rate, seed=seed + 1)
-        model, _, meta = pretrain_on(source, profile.pretrain_epochs, seed=seed, progress=progress)
-        save_checkpoint(model, {**meta, "cue_rate": cue_rate, "seconds": time.perf_counter() - start}, path)
-    return load_pretrained_cnn(path)
+    source = load("glyphs", n=profile.pretrain_samples, chars="letters", size=32, seed=seed)
+    if cue_rate is not None:
+        source = cued(source, cue_rate, seed=seed + 1)
+    return pretrained_once(source, profile.pretrain_epochs, "bias/letters_cnn", seed=seed, progress=progress,
+                           cue_rate=cue_rate)
 
 
 @dataclass

@@ -26,14 +26,14 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .config import Profile, cache_dir, get_profile, seed_everything
+from .config import Profile, get_profile, seed_everything
 from .data import ImageDataset, few_shot_indices, load, train_and_validation_indices
 from .experiments import Settings, Task, _on_the_fly, _training_set, run_one, train_network
 from .freeze import count_parameters, unfreeze
 from .models import SmallCNN
-from .pretrain import SOURCE_CHARS, load_pretrained_cnn, pretrain_on, save_checkpoint
+from .pretrain import SOURCE_CHARS, load_pretrained_cnn, pretrained_once
 from .tasks import digits_task, transfer_small_cnn
-from .train import History, _digest, evaluate, fit_for_steps
+from .train import History, evaluate, fit_for_steps
 
 HIGH_LR = 1e-2  # "fine-tuned badly": 10x the course's fine-tuning rate (Settings.lr_finetune)
 L2SP_ALPHA = 1.0  # L2-SP's pull towards the pretrained weights in the notebook's comparison
@@ -58,14 +58,8 @@ def misleading_cnn(profile: Profile | None = None, seed: int = 0, progress: bool
     profile = profile or get_profile()
     letters = shuffled_labels(load("glyphs", n=profile.misleading_samples, chars=SOURCE_CHARS, size=32,
                                    seed=seed), seed=seed)
-    key = _digest(torch.cat([letters.images.flatten(), letters.labels.float(),
-                             torch.tensor([profile.pretrain_epochs, seed], dtype=torch.float32)]))
-    path = cache_dir() / "limits" / f"shuffled_letters_cnn-{key[:16]}.pt"
-    if not path.exists():
-        start = time.perf_counter()
-        model, _, meta = pretrain_on(letters, profile.pretrain_epochs, seed=seed, progress=progress)
-        save_checkpoint(model, {**meta, "seconds": time.perf_counter() - start}, path)
-    return load_pretrained_cnn(path)
+    return pretrained_once(letters, profile.pretrain_epochs, "limits/shuffled_letters_cnn", seed=seed,
+                           progress=progress)
 
 
 def misleading_task(profile: Profile | None = None, seed: int = 0, progress: bool = True) -> Task:

@@ -7,15 +7,16 @@ with the ``cpu`` profile ships with the package, so no notebook has to wait for 
 """
 from __future__ import annotations
 
+import time
 from importlib.resources import files
 from pathlib import Path
 
 import torch
 
-from .config import Profile, get_profile, seed_everything
+from .config import Profile, cache_dir, get_profile, seed_everything
 from .data import load, stratified_split
 from .models import SmallCNN
-from .train import History, evaluate, fit, save_atomic
+from .train import History, _digest, evaluate, fit, save_atomic
 
 SHIPPED_CHECKPOINT = "small_cnn_letters.pt"
 SOURCE_CHARS = "letters"
@@ -75,3 +76,21 @@ def load_pretrained_cnn(path: str | Path | None = None) -> tuple[SmallCNN, dict]
     model = SmallCNN(num_classes=len(meta["classes"]))
     model.load_state_dict(checkpoint["state_dict"])
     return model.eval(), meta
+
+
+def pretrained_once(source, epochs: int, name: str, seed: int = 0, progress: bool = True,
+                    **meta) -> tuple[SmallCNN, dict]:
+    """A SmallCNN pretrained on ``source`` with :func:`pretrain_on` the first time, then read back:
+    the checkpoint ``cache_dir()/<name>-<digest>.pt`` is named by a digest of the images, labels,
+    ``epochs`` and ``seed``, so other data never reads a stale file, and it loads with
+    ``weights_only=True``. ``name`` may hold a folder (``"speech/words_cnn"``); ``meta`` is stored
+    beside the training's own (held-out accuracy) with the seconds it took. Returns (model in eval
+    mode, metadata)."""
+    key = _digest(torch.cat([source.images.flatten(), source.labels.float(),
+                             torch.tensor([epochs, seed], dtype=torch.float32)]))
+    path = cache_dir() / f"{name}-{key[:16]}.pt"
+    if not path.exists():
+        start = time.perf_counter()
+        model, _, trained = pretrain_on(source, epochs, seed=seed, progress=progress)
+        save_checkpoint(model, {**trained, **meta, "seconds": time.perf_counter() - start}, path)
+    return load_pretrained_cnn(path)

@@ -18,7 +18,6 @@
 """
 from __future__ import annotations
 
-import time
 from typing import NamedTuple
 
 import torch
@@ -26,13 +25,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from .adapt import AdaptationTask, adabn
-from .config import Profile, cache_dir, get_profile
+from .config import Profile, get_profile
 from .data import ImageDataset, few_shot_subset, load, spectrogram_images, stratified_split
 from .data.core import resize_images
 from .experiments import Settings, Task, _training_set, probe_on_features
-from .train import _digest, evaluate, extract_features, fit_for_steps
+from .train import evaluate, extract_features, fit_for_steps
 from .models import SmallCNN, pretrained
-from .pretrain import load_pretrained_cnn, pretrain_on, save_checkpoint
+from .pretrain import load_pretrained_cnn, pretrained_once
 
 
 def backbone_input(size: int, mean: float = 0.5, std: float = 0.5):
@@ -175,14 +174,7 @@ def words_cnn(source, profile: Profile | None = None, seed: int = 0, progress: b
     labels and settings, loaded with ``weights_only=True``). Returns (model in eval mode, metadata
     with the held-out accuracy on the words and the seconds training took)."""
     profile = profile or get_profile()
-    key = _digest(torch.cat([source.images.flatten(), source.labels.float(),
-                             torch.tensor([profile.pretrain_epochs, seed], dtype=torch.float32)]))
-    path = cache_dir() / "speech" / f"words_cnn-{key[:16]}.pt"
-    if not path.exists():
-        start = time.perf_counter()
-        model, _, meta = pretrain_on(source, profile.pretrain_epochs, seed=seed, progress=progress)
-        save_checkpoint(model, {**meta, "seconds": time.perf_counter() - start}, path)
-    return load_pretrained_cnn(path)
+    return pretrained_once(source, profile.pretrain_epochs, "speech/words_cnn", seed=seed, progress=progress)
 
 
 class SpeechTasks(NamedTuple):
