@@ -187,7 +187,10 @@ def sentiment_scorers(task, C: float | None = None, subset: torch.Tensor | None 
 
     positive = task.pool.classes.index("positive")
     subset = torch.arange(len(task.pool)) if subset is None else subset
-    vectors, labels = task.embeddings()[0][subset], task.pool.labels[subset]
+    # the pool's embeddings only (the same cached file as task.embeddings()'s first part): the test
+    # tweets play no part in an audit
+    vectors = cached_embeddings(task.encoder, task.pool.texts, task.max_length)[subset]
+    labels = task.pool.labels[subset]
     probe = fit_linear_probe(vectors, labels, task.num_classes, C=PROBE_C if C is None else C)
     tfidf = tfidf_classifier(task.tfidf_C).fit([task.pool.texts[i] for i in subset], labels.numpy())
 
