@@ -21,17 +21,32 @@
 # Notebooks 02 and 03 had *labels* for the target. Often you have a labelled **source** domain
 # and a **target** domain that looks different and has **no labels at all**: a model trained
 # on synthetic renders deployed on real photos, a scanner from one hospital used at another.
-# **Domain adaptation** trains on the labelled source and adapts to the unlabelled target.
+# A **domain** is where the inputs come from (font renders, handwriting, photos, scans), and a
+# **domain shift** is the change between the one a model was trained on and the one it is used
+# on. The kind in Part 1 is **covariate shift**: the inputs look different, but the rule from
+# input to label is the same (a handwritten 7 is still a 7). **Domain adaptation** trains on the
+# labelled source and adapts to the unlabelled target.
 #
-# **You will be able to:** measure a domain gap; close part of it without a single target
-# label with three methods (AdaBN, DANN, self-training); tell how much a handful of target
-# labels adds on top; and fine-tune an ImageNet network on a distant domain (scans) with the
-# practitioner's workflow: augmentation, a cached frozen prefix, error analysis, Grad-CAM, save
-# and reload.
+# **You will be able to**
 #
-# **Before this:** notebooks 02 (probes, cached features) and 03 (fine-tuning, BatchNorm).
-# **Time:** under a minute in the `smoke` profile, a few minutes in `cpu` (the last cell prints
-# this run's time).
+# * measure a domain gap (what a network loses between held-out source images and the target),
+#   and see it in a 2-D projection of the features and as a proxy A-distance;
+# * close part of the gap without a single target label with three methods (AdaBN, DANN,
+#   self-training), and tell how much a handful of real target labels adds on top;
+# * fine-tune the top of an ImageNet network on a distant domain (solar-cell scans) on a frozen
+#   prefix computed once, and compare it with the frozen probe and a small network trained from
+#   scratch;
+# * test AdaBN and augmentation on your own target instead of assuming they help;
+# * read the mistakes with a confusion matrix and Grad-CAM, then save, reload and predict.
+#
+# **Before you start**: notebooks 02 (linear probes, cached features, PCA, the ImageNet probe on
+# solar-cell scans) and 03 (fine-tuning, BatchNorm running statistics, augmentation, the
+# confusion matrix, saving a state dict). Part 1 also uses the letters-pretrained SmallCNN of
+# notebook 01.
+#
+# **Time**: a few minutes on two CPU cores in the `cpu` profile (the README's Notebooks table
+# lists the measured time; the last cell prints this run's); under a minute in the `smoke`
+# profile. The `gpu` profile (full sizes, more seeds) has not been timed yet.
 #
 # ## Part 1 · When the target has no labels: fonts to handwriting
 #
@@ -70,22 +85,33 @@ image_grid(both, titles=[f"font {d}" for d in range(10)] + [f"hand {d}" for d in
 #
 # * **source_only**: train on font digits, test on handwriting. The drop from the held-out font
 #   digits to handwriting *is* the domain gap.
-# * **adabn** (Li et al., 2016): keep every weight, but re-estimate each BatchNorm layer's mean
-#   and variance on the unlabelled target images. Forward passes only, no gradient step.
-# * **dann** (Ganin et al., 2016): a *domain classifier* learns to tell source features from
-#   target features, while the network learns to fool it through a **gradient-reversal layer**
-#   (identity going forward, gradient times `-scale` going back). Features that cannot be told
-#   apart by domain are, the hope goes, features that work on both.
+# * **adabn** (adaptive BatchNorm, Li et al., 2016): every BatchNorm layer normalises its input
+#   with the mean and variance it stored while training on the source (its **running
+#   statistics**, notebook 01). AdaBN keeps every weight but re-estimates those statistics on the
+#   unlabelled target images. Forward passes only, no gradient step.
+# * **dann** (domain-adversarial neural network, Ganin et al., 2016): a *domain classifier*
+#   learns to tell source features from target features, while the network learns to fool it
+#   through a **gradient-reversal layer**: a layer that passes the features through unchanged
+#   going forward and flips the sign of the gradient coming back (times `-scale`), so every step
+#   that makes the domain classifier better makes the features harder to tell apart by domain.
+#   Features that cannot be told apart by domain are, the hope goes, features that work on both.
 # * **self_training**: the model labels the target images it is at least 90% sure of with its
-#   own predictions (*pseudo-labels*), trains on them with the source, and repeats.
+#   own predictions, trains on them with the source, and repeats. Such labels are
+#   **pseudo-labels**: the model's own guesses, used as if they were real labels.
 # * **self_training+labels**: then a few *real* target labels per class on top, against the
 #   same budgets trained from **scratch** and **fine-tuned** from the letters model of notebooks
 #   02–03 (`finetune_all`), all with the same number of steps.
-# * **oracle**: the same network trained on every labelled target image: the ceiling.
+# * **oracle**: the same network trained on every labelled target image. An **oracle** is a run
+#   given what a real project would not have (here every target label): not a method, but the
+#   ceiling the others are measured against.
 #
 # A note on honesty: the learning rates, the 0.9 threshold and the number of rounds were
 # chosen on the labelled target *pool* (never the test set), which a truly unsupervised
 # project would not have. Exercise 05 chooses a threshold without any target label.
+#
+# **While it runs** (it trains every method for every seed; a progress bar counts the seeds),
+# read *Self-training, round by round* and *Seeing the gap* below: they explain the tables this
+# call's results fill.
 
 # %%
 adaptation = run_adaptation(fonts, profile.seeds, adapt_settings)
@@ -122,11 +148,13 @@ rounds.style.format({"pseudo_labelled": "{:.0f}", "pseudo_label_accuracy": "{:.1
 # ### Seeing the gap
 #
 # The SmallCNN's 256 features of held-out font digits (source) and handwritten test digits
-# (target), on the first two principal components of both together (PCA: the two directions
-# along which the points spread most). Left: the source-only network. Right: after
-# self-training. The **proxy A-distance** below puts a number on what the eye sees: train a
-# linear classifier to tell source features from target features; its held-out error `e` gives
-# `2(1 - 2e)`, 2 when the domains are perfectly separable, 0 when it cannot do better than a coin.
+# (target), on the first two principal components of both together. **PCA** (principal
+# component analysis, notebook 02) finds the directions along which the points spread most;
+# projecting each feature vector on the first two turns it into a point on a plane. Left: the
+# source-only network. Right: after self-training. The **proxy A-distance** (Ben-David et al.,
+# 2007) puts a number on what the eye sees: train a linear classifier to tell source features
+# from target features; its held-out error `e` gives `2(1 - 2e)`, 2 when the domains are
+# perfectly separable, 0 when it cannot do better than a coin.
 
 # %%
 models = adaptation.models
@@ -181,6 +209,10 @@ few.pivot_table(index="strategy", columns="labels_per_class", values="accuracy",
 #   notebook 03);
 # * **small_scratch**: the course's SmallCNN (0.4M parameters) from scratch on the same scans,
 #   at its own 32 pixels.
+#
+# **While the comparison runs** (every strategy at every budget and seed; a progress bar counts
+# the runs), read the list above again and predict the order of the four strategies at the
+# smallest budget and at the largest; the table will tell you.
 
 # %%
 from tlcourse.tasks import scans_task
@@ -228,8 +260,10 @@ print(describe(scan_results, "linear_probe", "small_scratch"))
 # ### Augmentation, with and without
 #
 # A solar cell has no up or down, so each labelled scan can also be shown turned by 90°, 180°
-# and 270°, and mirrored: 8 copies (`augment="dihedral"`), the same labels. Here is the
-# fine-tuned network at the smallest budget, where more examples should matter most:
+# and 270°, and mirrored: 8 copies (`augment="dihedral"`, after the *dihedral group*, the turns
+# and mirror images that map a square onto itself), the same labels. Here is the fine-tuned
+# network at the smallest budget, where more examples should matter most (the cell trains it
+# again for every seed, with the copies; read on meanwhile):
 
 # %%
 augmented = compare(scans, ["finetune_last_k"], budgets[:1], profile.seeds,
@@ -282,10 +316,11 @@ print(f"{len(wrong)} of {len(test_labels)} test scans misclassified")
 image_grid(test_images[wrong[:8]], titles=[f"true {scans.test.classes[test_labels[i]]}" for i in wrong[:8]], columns=8);
 
 # %% [markdown]
-# **Grad-CAM** (Selvaraju et al., 2017) shows where the evidence for the predicted class sits:
-# it weighs the feature maps of one block (here `stage5`, the last with an 8x8 grid at 128
-# pixels) by how much the class score rises with each map. A good defect detector lights up
-# on cracks and dark regions, not on the cell's frame or busbars (the horizontal wires).
+# **Grad-CAM** (gradient-weighted class activation mapping, Selvaraju et al., 2017) shows where
+# the evidence for the predicted class sits, as a heatmap laid over the image: it weighs the
+# feature maps of one block (here `stage5`, the last with an 8x8 grid at 128 pixels) by how much
+# the class score rises with each map, and adds them up. A good defect detector lights up on
+# cracks and dark regions, not on the cell's frame or busbars (the horizontal wires).
 
 # %%
 from tlcourse.explain import grad_cam
@@ -350,13 +385,42 @@ except OfflineError as error:
 print(f"this notebook ran in {time.perf_counter() - notebook_start:.0f} s ({profile.name} profile)")
 
 # %% [markdown]
-# ## Try this
+# ### Takeaways
 #
-# * Change `adapt_settings = replace(adapt_settings, threshold=0.99)` and rerun part 1: fewer
-#   pseudo-labels, more of them right. Which wins?
-# * Fine-tune more of Lite0: `replace(scan_settings, k=5)`. Does the accuracy justify the time?
-# * Run Grad-CAM on `stage7` instead of `stage5`: a coarser grid, a different story?
+# Each points to the printed line or table that holds this run's numbers; the directions stated
+# are the `cpu` profile's, held by the claim tests.
 #
+# * A domain shift alone can cost a network much of its accuracy: the first line printed under
+#   Part 1's accuracy table gives the points lost between held-out font digits and handwriting.
+# * Without a target label, self-training gained the most and AdaBN and DANN little (the
+#   "points over source only" lines), because most of its pseudo-labels were right (the rounds
+#   table); the `oracle` line shows how far even the best of them stayed below the ceiling.
+# * Accuracy on the target can rise while the domains stay apart: the proxy A-distance table
+#   shows how separable the source and target features remained after each method.
+# * Real target labels on top of adaptation: with five per class, the self-trained network beat
+#   the same labels fine-tuned from letters or trained from scratch; with one per class, the
+#   labels lowered it (Part 1's accuracy table and its table by labels per class).
+# * On the scans, the frozen ImageNet probe did most of the work: the `describe` lines under the
+#   scans table show what fine-tuning the last block added and what AdaBN cost, and the line
+#   under the augmentation cell what the rotated and mirrored copies changed. AdaBN, which
+#   helped a little on digits, lowered the probe on scans: measure a method on your own shift.
+#
+# ### Try this
+#
+# Predict first, then run and check:
+#
+# 1. Be pickier with pseudo-labels: rerun Part 1 with
+#    `run_adaptation(fonts, profile.seeds, replace(adapt_settings, threshold=0.99))`. Are there
+#    fewer pseudo-labels, and more of them right (its `rounds` table)? Does self-training gain
+#    more or less over source only?
+# 2. Fine-tune more of Lite0: `accuracy_table(compare(scans, ["finetune_last_k"], budgets,
+#    profile.seeds, replace(scan_settings, k=5)))` trains `stage5` to `stage7`, the neck and the
+#    head (the default, `k=2`, only the neck and the head). Does what it gains over the scans
+#    table's `finetune_last_k` row justify its seconds per run?
+# 3. Run Grad-CAM on `stage7` instead of `stage5` (`grad_cam(model, test_images[chosen],
+#    "stage7", transform=scans.transform)`): a coarser grid, a different story?
+
+# %% [markdown]
 # ## Practice
 #
 # `exercises/05_domain_adaptation.ipynb`: implement AdaBN, write the gradient-reversal layer,

@@ -28,22 +28,45 @@
 #   EfficientNet-Lite0). Audio is not an image, and courses often give "images to audio" as the
 #   example of a domain too distant to transfer. Here that is a hypothesis, and we test it.
 #
-# **You will be able to:** listen to a data set before measuring it; turn sound into a log-mel
-# spectrogram, the image a CNN reads; measure near against far transfer against training from
-# scratch at 1 to 50 labels per class; measure SpecAugment; and read a model's mistakes by ear.
+# **Near transfer** reuses a source close to the target: the same kind of input and a related
+# task. **Far transfer** reuses one whose inputs or task differ a lot. Notebook 02 compared the
+# two on images; here the far sources were never trained on sound at all.
 #
-# **Before this:** notebooks 02 (probes) and 03 (fine-tuning). **Time:** under a minute in the
-# `smoke` profile, a few minutes in `cpu` (the last cell prints this run's time; the first run
-# also synthesizes the clips, once).
+# **You will be able to**
+#
+# * listen to a data set before measuring it, and say what synthetic speech lacks;
+# * turn a waveform into a log-mel spectrogram, the image a CNN reads;
+# * measure near transfer against far transfer and against training from scratch, across label
+#   budgets, and say which to use with how many labelled clips;
+# * test SpecAugment on your data instead of assuming it helps;
+# * read a model's mistakes by ear: a confusion matrix, then the confused clips played back.
+#
+# **Before you start**: notebooks 02 (the linear probe, the random-feature probe,
+# data-efficiency curves, near against far sources) and 03 (fine-tuning, augmentation, the
+# confusion matrix); the letters SmallCNN of notebook 01. No audio background is needed: every
+# term is explained where it first appears.
+#
+# **Time**: a few minutes on two CPU cores in the `cpu` profile, longer the first time, while
+# the first cell synthesizes the clips and pretrains the words CNN, both cached for later runs
+# (the README's Notebooks table lists the measured time with an empty cache and with a full
+# one; the last cell prints this run's); under a minute in the `smoke` profile. The `gpu`
+# profile (full sizes, more seeds) has not been timed yet.
 #
 # ## The data: synthetic speech, honestly named
 #
 # No recording ships with a Python wheel we could find, so the course **synthesizes** its speech
 # offline with eSpeak NG (the `espeakng-loader` wheel): many voices (eSpeak's *variants*), eight
 # English accents, speaking rates and pitches, each clip one word at a random place and loudness
-# in one second of 16 kHz audio. The test digits are spoken by voices that never appear in
-# training: a **speaker-independent** test, as real keyword spotting needs. It is synthetic
-# speech and sounds like it: clean, robotic, no room and no noise.
+# in one second of 16 kHz audio. A clip is stored as a **waveform**: the air pressure a
+# microphone would record, one number per instant; the **sample rate** is how many of those
+# numbers are taken each second (16 kHz: sixteen thousand, as in Speech Commands and most
+# keyword-spotting work). The test digits are spoken by voices that never appear in training: a
+# **speaker-independent** test, as real keyword spotting needs. It is synthetic speech and
+# sounds like it: clean, robotic, no room and no noise.
+#
+# The first cell below synthesizes the clips and pretrains the words CNN the first time it runs
+# (a progress bar follows the pretraining; later runs read both from the cache). Meanwhile, read
+# on: the next sections say what you will hear and see.
 
 # %%
 import time
@@ -99,14 +122,16 @@ players(clips, pool.sample_rate, captions)
 # ### Sound as an image: the log-mel spectrogram
 #
 # A network could read the 16,000 samples of a clip directly, but speech lives in *which
-# frequencies are loud when*. A **spectrogram** cuts the clip into short overlapping windows
-# (64 ms, one every 32 ms), measures the power at each frequency in each window (a Fourier
-# transform), pools the frequencies into **mel bands** (narrow at low pitch, wide at high
-# pitch, as the ear hears) and takes the logarithm (loudness is heard on a log scale). One clip
-# becomes a 32 × 32 grey image: 32 mel bands (bottom: low) × 32 time frames (left to right).
-# Each image is scaled to its own loudest cell, so a quiet voice and a loud one look alike.
-# `tlcourse.data.log_mel` is twenty lines of torch you can read; the tests check it against
-# librosa's.
+# frequencies are loud when*. A **spectrogram** is a picture of exactly that: time across,
+# frequency up, brightness for power. It cuts the clip into short overlapping windows
+# (64 ms, one every 32 ms) and measures the power at each frequency in each window (a Fourier
+# transform). The **mel scale** spaces frequencies the way the ear tells pitches apart: finely
+# at low pitch, coarsely at high pitch. Pooling the frequencies into **mel bands** along that
+# scale, then taking the logarithm of the power (loudness is heard on a log scale), gives a
+# **log-mel spectrogram**. One clip becomes a 32 × 32 grey image: 32 mel bands (bottom: low) ×
+# 32 time frames (left to right). Each image is scaled to its own loudest cell, so a quiet voice
+# and a loud one look alike. `tlcourse.data.log_mel` is twenty lines of torch you can read; the
+# tests check it against librosa's.
 
 # %%
 spectrogram_grid(torch.cat([speech.words.pool.images[picked], speech.words.test.images[[test_seven]],
@@ -127,6 +152,11 @@ spectrogram_grid(torch.cat([speech.words.pool.images[picked], speech.words.test.
 #
 # `scratch` is the SmallCNN from random weights, and `random_probe` a probe on a *random*
 # SmallCNN: what the architecture gives without any pretraining.
+#
+# **While the next cell runs** (six comparisons, the probes at every budget and the networks at
+# fewer, every seed; a progress bar counts each comparison's runs), predict: with one clip per
+# digit, which source comes first, and does any far source beat the random-feature probe? Then
+# read the note under the table on how to read it.
 
 # %%
 print(f"words CNN: {speech.words_meta['epochs']} epochs on {speech.words_meta['samples']} spoken words, "
@@ -175,7 +205,8 @@ for strategy in ("words linear_probe", "words finetune_all", "imagenet linear_pr
 # * **Near transfer wins, by far, where labels are few.** A probe on the words CNN's features,
 #   trained on a single clip per digit, beats scratch and every far source by more than 30
 #   points. The words network never heard a digit, but it learned what speech looks like:
-#   onsets, vowels, formants moving in time.
+#   onsets, vowels, formants (the resonances of the mouth that make one vowel sound unlike
+#   another) moving in time.
 # * **Freeze when labels are that few.** With one clip per digit, fine-tuning every layer of the
 #   same words CNN loses more than 20 points to its frozen probe: ten clips cannot steer 0.4M
 #   weights. From 5 clips per digit on, fine-tuning pays, and it beats scratch by at least 5
@@ -205,7 +236,9 @@ for strategy in ("words linear_probe", "words finetune_all", "imagenet linear_pr
 # of them. Each labelled clip trains alongside three masked copies of itself (the same number of
 # gradient steps either way). The masks are sized to our small spectrograms: up to 6 of the 32
 # bands and 3 of the 32 frames (about one phoneme). Measured with and without, for scratch and
-# for fine-tuning the words CNN, at a few labels per class (the runs without are the table's):
+# for fine-tuning the words CNN, at a few labels per class (the runs without are the table's).
+# The next cell shows one clip and three masked copies, then trains both strategies again with
+# the masks, for every seed: while it runs, predict which of the two the masks help more.
 
 # %%
 few = network_budgets[len(network_budgets) // 2]
@@ -269,9 +302,12 @@ except OfflineError as error:
 
 # %% [markdown]
 # Online, a network pretrained on hundreds of hours of real speech (wav2vec 2.0, HuBERT) is the
-# near source a practitioner would reach for: `speech_model(name).embed(clips)` gives one
-# feature vector per clip, for the same linear probe (`tlcourse.train.fit_linear_probe`).
-# Offline, it too says at once what to use instead:
+# near source a practitioner would reach for. **wav2vec 2.0** (Baevski et al., 2020) is a
+# transformer that learned from raw waveforms alone, with no transcript: it hides stretches of
+# its own encoding of a recording and learns to pick the true stretch out of decoys, and in
+# doing so learns features of speech sounds. HuBERT (Hsu et al., 2021) learns in a similar way.
+# `speech_model(name).embed(clips)` gives one feature vector per clip, for the same linear probe
+# (`tlcourse.train.fit_linear_probe`). Offline, it too says at once what to use instead:
 
 # %%
 from tlcourse.models import speech_model
@@ -296,23 +332,45 @@ except OfflineError as error:
 print(f"this notebook ran in {time.perf_counter() - notebook_start:.0f} s ({profile.name} profile)")
 
 # %% [markdown]
-# ## Takeaways
+# ### Takeaways
 #
-# * Listen (or look) before measuring: synthetic speech is clean and robotic, and a model
-#   trained on it has learned eSpeak, not people.
-# * A spectrogram turns sound into an image, so every image tool of the course applies.
-# * Near beats far: the nearer the source, the fewer labels you need. A far source may give a
-#   little (ImageNet) or nothing (letters): measure before you assume either.
+# Each points to the printed row or line that holds this run's numbers; the directions stated
+# are the `cpu` profile's, held by the claim tests.
 #
-# ## Try this
+# * A spectrogram turns sound into an image, so every image tool of the course applies, and a
+#   near source wins where labels are few: with one clip per digit, the `words linear_probe`
+#   row of the accuracy table stands far above scratch and every far source. With enough
+#   labels scratch catches up (the table's 50-clip column, in the `cpu` profile).
+# * Freeze when labels are that few: with one clip per digit, `words finetune_all` (every layer
+#   of the same network fine-tuned) falls well below its own frozen probe, though it still beats
+#   scratch (the table, and the `describe` lines under the plot).
+# * A far source may give a little or nothing: the `letters linear_probe` row is no better than
+#   `random_probe`, while the `imagenet linear_probe` row is above it up to 10 clips per digit.
+#   Measure before you assume either.
+# * An augmentation is a hypothesis about what should not matter: SpecAugment lowered accuracy
+#   here, for both strategies (the SpecAugment table).
+# * Listen before measuring: the first cell's line counts the voices, and the test voices are
+#   new ones, yet all are eSpeak's. How the model does on real recordings is not measured here:
+#   that is another domain shift (notebook 05).
 #
-# * Pretrain the words CNN longer: `speech_tasks(get_profile(pretrain_epochs=6))`. Does near
-#   transfer get better with a better source model?
-# * Give Lite0 a larger input: `get_profile(backbone_image_size=224)` (slower). Does ImageNet
-#   transfer more at its own resolution?
-# * Fine-tune the letters CNN (`compare(speech.letters, ["finetune_all"], ...)`): does it catch up
-#   with scratch, or start behind?
+# ### Try this
 #
+# Predict first, then run and check:
+#
+# 1. Pretrain the near source twice as long: `speech = speech_tasks(get_profile(profile.name,
+#    pretrain_epochs=2 * profile.pretrain_epochs))`, then rerun from the comparison cell. Does
+#    the words CNN's held-out accuracy (the line printed above the table) rise, and does its
+#    probe with one clip per digit follow?
+# 2. Give Lite0 the input size it was trained at: `speech = speech_tasks(get_profile(profile.name,
+#    backbone_image_size=224))`, then `accuracy_table(compare(speech.imagenet, ["linear_probe"],
+#    probe_budgets, profile.seeds, settings))` (slower: larger images; the `cpu` profile feeds
+#    it 128 pixels, the `gpu` profile already 224). Does ImageNet transfer more at its own
+#    resolution?
+# 3. Fine-tune the far source of the same architecture: `accuracy_table(compare(speech.letters,
+#    ["finetune_all"], network_budgets, profile.seeds, settings))`. Against the table's `scratch`
+#    and `words finetune_all` rows, does starting from letters help, hurt or change nothing?
+
+# %% [markdown]
 # ## Practice
 #
 # `exercises/06_speech.ipynb`: compute a log-mel spectrogram by hand, freeze an image backbone
