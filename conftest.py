@@ -38,7 +38,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # kernels and grader runs they start) do not fight over the same cores.
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // 2)))
 
-MARKS_BY_FILE = {"test_claims_": "claims", "test_grader": "grader", "test_sandbox": "grader",
+MARKS_BY_FILE = {"test_claims_": "claims", "test_grader": "grader", "test_sandbox": "grader", "test_forgery": "grader",
                  "test_jupyterlab": "lab"}
 _connect = socket.socket.connect
 

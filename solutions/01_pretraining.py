@@ -84,27 +84,29 @@ q2.check(frozen_model)
 # `task.features(pretrained)` gives the frozen backbone's features of the pool and the test set
 # (`pretrained=False`: a randomly initialised SmallCNN). Draw the labelled digits with
 # `few_shot_indices(task.pool, 1, seed=0)`, fit a linear probe (`fit_linear_probe`) on the
-# pretrained features and another on the random ones, and store their test accuracies (fractions
-# between 0 and 1) in `pretrained_accuracy` and `random_accuracy`.
+# pretrained features (`pretrained_probe`) and another on the random ones (`random_probe`), and
+# store their test accuracies (fractions between 0 and 1) in `pretrained_accuracy` and
+# `random_accuracy`. The check measures your two probes again itself: the accuracies must be theirs.
 
 # %%
 # q3
-pretrained_accuracy = random_accuracy = None
+pretrained_probe = random_probe = pretrained_accuracy = random_accuracy = None
 ### BEGIN SOLUTION
 task = digits_task(profile)
 labelled = few_shot_indices(task.pool, 1, seed=0)
-accuracy = {}
+probes, accuracy = {}, {}
 for use_pretrained in (True, False):
     pool_features, test_features = task.features(pretrained=use_pretrained)
-    probe = fit_linear_probe(pool_features[labelled], task.pool.labels[labelled], num_classes=10)
-    predictions = probe(test_features).argmax(1)
+    probes[use_pretrained] = fit_linear_probe(pool_features[labelled], task.pool.labels[labelled], num_classes=10)
+    predictions = probes[use_pretrained](test_features).argmax(1)
     accuracy[use_pretrained] = (predictions == task.test.labels).float().mean().item()
+pretrained_probe, random_probe = probes[True], probes[False]
 pretrained_accuracy, random_accuracy = accuracy[True], accuracy[False]
 ### END SOLUTION
 print(f"pretrained features {pretrained_accuracy:.1%}, random features {random_accuracy:.1%}")
 
 # %%
-q3.check(pretrained_accuracy, random_accuracy)
+q3.check(pretrained_probe, random_probe, pretrained_accuracy, random_accuracy)
 # q3.hint()
 # q3.solution()
 

@@ -181,16 +181,31 @@ def test_ex01_q1_and_q2_find_the_typical_mistakes():
     assert ex01.q2.evaluate({"frozen_model": set_trainable(pretrained_digit_model(), ["head"])}).status == CORRECT
 
 
-def test_ex01_q3_compares_with_the_reference_measurement():
+def q3_answers() -> dict:
+    """Exercise 01 q3 answered as the solution does: the two probes and their own test accuracies."""
+    from tlcourse.data import few_shot_indices
+    from tlcourse.train import fit_linear_probe
+
     task = references.digits()
-    reference = references.digits_accuracy("linear_probe", 1)
-    random = references.digits_accuracy("random_probe", 1)
-    assert ex01.q3.evaluate({"pretrained_accuracy": reference, "random_accuracy": random}).status == CORRECT
-    verdict = ex01.q3.evaluate({"pretrained_accuracy": reference * 100, "random_accuracy": random})
+    labelled = few_shot_indices(task.pool, 1, seed=0)
+    answers = {}
+    for kind, pretrained in (("pretrained", True), ("random", False)):
+        pool, test = task.features(pretrained=pretrained)
+        probe = fit_linear_probe(pool[labelled], task.pool.labels[labelled], num_classes=10)
+        answers[f"{kind}_probe"] = probe
+        answers[f"{kind}_accuracy"] = (probe(test).argmax(1) == task.test.labels).float().mean().item()
+    return answers
+
+
+def test_ex01_q3_measures_the_learners_probes_again():
+    answers = q3_answers()
+    assert ex01.q3.evaluate(answers).status == CORRECT
+    verdict = ex01.q3.evaluate({**answers, "pretrained_accuracy": answers["pretrained_accuracy"] * 100})
     assert verdict.status == INCORRECT and "divide by 100" in verdict.feedback[0]
-    verdict = ex01.q3.evaluate({"pretrained_accuracy": random, "random_accuracy": reference})
-    assert verdict.status == PARTIAL and any("at least as good" in f for f in verdict.feedback)
-    assert len(task.test) > 0
+    # the reference numbers typed in, with the probes swapped: the typed numbers earn nothing
+    swapped = {**answers, "pretrained_probe": answers["random_probe"], "random_probe": answers["pretrained_probe"]}
+    verdict = ex01.q3.evaluate(swapped)
+    assert verdict.points < 1.5 and any("compute it from the probe" in f for f in verdict.feedback)
 
 
 def test_a_check_leaves_the_learners_random_state_alone(capsys, lenient):
@@ -204,7 +219,7 @@ def test_a_check_leaves_the_learners_random_state_alone(capsys, lenient):
     def draw():
         return random.random(), np.random.rand(), torch.rand(3).tolist()
 
-    answers = (references.digits_accuracy("linear_probe", 1), references.digits_accuracy("random_probe", 1))
+    answers = tuple(q3_answers()[name] for name in ex01.q3.variables)
     seed_everything(11)
     draw()
     expected = draw()
@@ -713,7 +728,6 @@ def test_each_exercise_ends_with_a_judgement_question_whose_answer_reaches_the_g
     from tlcourse.exercises import Judgement
     from tlcourse.exercises.core import solution_code
     from tlcourse.exercises.grader import gradebook_row
-    from tlcourse.exercises.runner import grade
 
     module = importlib.import_module(f"tlcourse.exercises.{EXERCISES[exercise]}")
     *measured, judgement = questions(exercise)
@@ -722,8 +736,8 @@ def test_each_exercise_ends_with_a_judgement_question_whose_answer_reaches_the_g
     assert (judgement.variables, judgement.points, judgement.instructor_points) == (("advice",), 0, 2)
     assert judgement.min_words >= 40 and 2 <= len(judgement.hints) <= 3
     assert "advice = (" in solution_code(exercise, judgement.name)  # the notebook's own numbers, in words
-    # graded as `tlcourse grade` does (runner, then the gradebook row), on a namespace holding only the advice
-    verdicts = grade({"advice": ADVICE}, exercise)
+    # graded as `tlcourse grade` does (handed over, checked, then the gradebook row), on a namespace holding only the advice
+    verdicts = [q.grade({"advice": ADVICE}) for q in questions(exercise)]
     report = {"student": "alice", "exercise": exercise, "status": "completed", "isolation": "none",
               "integrity": [], "cell_errors": [], "questions": [v.as_dict() for v in verdicts]}
     row = gradebook_row(f"alice_ex{exercise}.ipynb", report)

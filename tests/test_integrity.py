@@ -124,3 +124,36 @@ def test_without_the_exercise_notebook_every_code_cell_is_scanned():
     assert integrity_flags(nb) == []  # deletions need the notebook handed out to be seen
     cell_of(nb, "# q1\n").source += "\nq1.solution()"
     assert integrity_flags(nb) == [f"cell {nb.cells.index(cell_of(nb, '# q1'))} calls a question's solution()"]
+
+
+def test_a_solution_opened_then_deleted_stays_in_the_check_outputs(capsys, monkeypatch):
+    """solution() records what it showed; every later check prints the record, so the saved
+    outputs keep it after the solution() call is deleted, and the grader flags it."""
+    from tlcourse.exercises import core
+    from tlcourse.exercises.ex01 import q1, q2
+
+    monkeypatch.setattr(core, "OPENED", [])
+    monkeypatch.delenv(core.SOLUTIONS_ENV, raising=False)
+    monkeypatch.delenv("TLCOURSE_STRICT_CHECKS", raising=False)
+    q1.check(None)
+    assert core.OPENED_LINE not in capsys.readouterr().out
+    q2.solution()
+    assert core.OPENED == ["01 q2"]
+    q1.check(None)
+    printed = capsys.readouterr().out
+    assert f"({core.OPENED_LINE}01 q2)" in printed
+    nb = exercise_01()
+    check_cell = cell_of(nb, "q1.check(")
+    check_cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed)]
+    flags = integrity_flags(nb, HANDED_OUT["01"])
+    assert f"cell {nb.cells.index(check_cell)} output shows q2's solution was opened" in flags
+
+
+def test_a_solution_switched_off_is_not_recorded(capsys, monkeypatch):
+    from tlcourse.exercises import core
+    from tlcourse.exercises.ex01 import q2
+
+    monkeypatch.setattr(core, "OPENED", [])
+    monkeypatch.setenv(core.SOLUTIONS_ENV, "off")
+    q2.solution()
+    assert core.OPENED == [] and "switched off" in capsys.readouterr().out

@@ -120,10 +120,17 @@ def learning_rates(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[s
     return rates
 
 
+READABLE: Path | None = None  # the grader's judge sets it: files a check opens must lie inside this folder
+
+
 def expect_saved_tensor(path, tensor: torch.Tensor, what: str) -> None:
-    """``path`` must be an existing file holding ``tensor`` (saved with torch.save)."""
+    """``path`` must be an existing file holding ``tensor`` (saved with torch.save), inside
+    ``READABLE`` when that is set."""
     if not isinstance(path, (str, Path)):
         raise Mistake(f"the cache path should be a str or pathlib.Path, got {type(path).__name__}.")
+    if READABLE is not None and not Path(path).resolve().is_relative_to(READABLE):
+        raise Mistake(f"{path} is outside the notebook's own folders: save the {what} in the course's "
+                      "cache (tlcourse.config.cache_dir()) or next to the notebook.")
     if not Path(path).is_file():
         raise Mistake(f"there is no file at {path}: pass cache={path!r} to extract_features so "
                       f"the {what} are saved once and read back afterwards.")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import preserved_rng
+from .answers import NotSent, Raised, round_trip
 
 SOLUTIONS_FILE = Path(__file__).with_name("solutions.json")  # written by `tlcourse make-exercises`
 KIT_MARKER = Path(__file__).with_name("student_kit.json")  # only in the student kit's build
@@ -26,6 +27,12 @@ NOT_IN_KIT = ("Solutions are not part of this build of tlcourse: it is the stude
 SOLUTIONS_ENV = "TLCOURSE_SOLUTIONS"
 SOLUTIONS_OFF = ("Solutions are switched off here ({env}=off: a graded course, or a graded run). "
                  "Ask your instructor for help, or use {question}.hint() for the next hint.")
+
+# The solutions shown in this kernel ("01 q2"), which every later check prints, so the
+# notebook's saved outputs keep the record even when the solution() call is deleted
+# (tlcourse grade flags it: see tlcourse.exercises.integrity).
+OPENED: list[str] = []
+OPENED_LINE = "solutions opened in this session: "
 
 CORRECT, PARTIAL, INCORRECT, NOT_DONE = "correct", "partial", "incorrect", "not done"
 WRITTEN = "written"  # a judgement question's answer, complete enough for the instructor to grade
@@ -70,6 +77,24 @@ class Verdict:
                 "max_points": self.max_points, "feedback": " | ".join(self.feedback)}
 
 
+def attempt(function: Callable, *args):
+    """``function(*args)``, or :class:`~tlcourse.exercises.answers.Raised` saying what it raised
+    (a function question's ``runs`` records a learner's failures as data)."""
+    try:
+        return function(*args)
+    except Mistake as err:
+        return Raised(str(err), mistake=True)
+    except Exception as err:
+        return Raised(_describe_error(err))
+
+
+def outcome(value, what: str):
+    """``value``, unless it records an error: then a :class:`Mistake` saying that ``what`` raised it."""
+    if isinstance(value, Raised):
+        raise Mistake(value.error if value.mistake else f"{what} raised {value.error}")
+    return value
+
+
 def _unanswered(value) -> bool:
     return value is None or value is Ellipsis
 
@@ -100,15 +125,31 @@ class Problem:
     requirements: Sequence[Requirement]
     hints: Sequence[str]
     points: float = 1.0
+    # For a question whose answer is a function: run it on the check's own inputs, where it was
+    # defined (in the grader, inside the notebook's box), and return what came out as data (a
+    # dict); the requirements receive that dict, never the function.
+    runs: Callable[[Callable], dict] | None = None
     _hints_shown: int = field(default=0, repr=False)
 
     def evaluate(self, values: Mapping[str, object]) -> Verdict:
-        """Grade the answer held in ``values`` (variable name -> object) without printing.
+        """Grade the answer held in ``values`` (variable name -> object) without printing, as the
+        grader does: handed over as data first (:meth:`answer`, then
+        :func:`~tlcourse.exercises.answers.round_trip`), then checked (:meth:`verdict_on`).
 
-        Requirements run inside :func:`tlcourse.config.preserved_rng`: reference runs reseed
+        Everything runs inside :func:`tlcourse.config.preserved_rng`: reference runs reseed
         every generator, and the learner's random state must come out as it went in.
         """
+        with preserved_rng():
+            return self.verdict_on(round_trip(self.answer(values)))
+
+    def verdict_on(self, handed: Mapping[str, object]) -> Verdict:
+        """Check answers already handed over as data (what the grader's judge process calls)."""
+        values = handed
         missing = [n for n in self.variables if _unanswered(values.get(n))]
+        unsent = [(n, values[n]) for n in self.variables if isinstance(values.get(n), NotSent)]
+        if unsent and not missing:
+            return Verdict(self.name, INCORRECT, 0.0, self.points,
+                           [f"`{n}` could not be handed to the checks ({v.kind}): {v.reason}" for n, v in unsent])
         if missing:
             names = ", ".join(f"`{n}`" for n in missing)
             return Verdict(self.name, NOT_DONE, 0.0, self.points,
@@ -136,12 +177,26 @@ class Problem:
                 break
         return passed, feedback
 
+    def answer(self, values: Mapping[str, object]) -> dict:
+        """What this question hands to its checks from the learner's ``values``: the variables as
+        they are, or, for a function question (``runs``), what the function gave on the check's inputs."""
+        answer = {n: None if _unanswered(values.get(n)) else values.get(n) for n in self.variables}
+        if self.runs is not None:
+            function = answer[self.variables[0]]
+            if callable(function) and not isinstance(function, type):
+                answer[self.variables[0]] = self.runs(function)
+        return answer
+
     def grade(self, namespace: Mapping[str, object]) -> Verdict:
-        """Grade the variables as a notebook left them (used by ``tlcourse grade``)."""
+        """Grade the variables as a notebook left them (``namespace``: the notebook's variables)."""
         return self.evaluate({n: namespace.get(n) for n in self.variables})
 
     def check(self, *answer) -> None:
         """Check your answer: pass the variable(s) the question names, e.g. ``q1.check(digit_model)``.
+
+        The answer is checked as the grader checks it, outside your notebook: it goes through
+        :func:`tlcourse.exercises.answers.round_trip` first (a model built from a class defined
+        in the notebook cannot make that trip, and the verdict says so).
 
         With ``TLCOURSE_STRICT_CHECKS=1`` (set by ``make test``, so nbval fails when a solutions
         notebook stops passing its own checks) an answer that is not fully correct raises.
@@ -153,6 +208,8 @@ class Problem:
             return
         verdict = self.evaluate(dict(zip(self.variables, answer)))
         print(verdict.text())
+        if OPENED:
+            print(f"({OPENED_LINE}{', '.join(OPENED)})")
         if os.environ.get("TLCOURSE_STRICT_CHECKS") == "1" and verdict.status not in (CORRECT, WRITTEN):
             raise AssertionError(f"strict checks (TLCOURSE_STRICT_CHECKS=1): {verdict.text()}")
 
@@ -169,8 +226,13 @@ class Problem:
 
     def solution(self) -> None:
         """Print the reference solution (taken from the solutions notebook); in the student kit,
-        or with ``TLCOURSE_SOLUTIONS=off`` (an instructor's switch), say that there is none here."""
-        print(f"{self.name} solution:\n{solution_code(self.exercise, self.name)}")
+        or with ``TLCOURSE_SOLUTIONS=off`` (an instructor's switch), say that there is none here.
+        A solution shown is recorded (``OPENED``) and every later check prints the record."""
+        code = solution_code(self.exercise, self.name)
+        if code not in (NOT_IN_KIT.format(question=self.name), SOLUTIONS_OFF.format(env=SOLUTIONS_ENV, question=self.name)):
+            opened = f"{self.exercise} {self.name}"
+            OPENED.extend([opened] if opened not in OPENED else [])
+        print(f"{self.name} solution:\n{code}")
 
 
 NUMBER = re.compile(r"\d")
@@ -192,8 +254,8 @@ class Judgement(Problem):
     instructor_points: float = 2.0
     min_words: int = 30
 
-    def evaluate(self, values: Mapping[str, object]) -> Verdict:
-        text = values.get(self.variables[0])
+    def verdict_on(self, handed: Mapping[str, object]) -> Verdict:
+        text = handed.get(self.variables[0])
         if _unanswered(text) or (isinstance(text, str) and not text.strip()):
             return Verdict(self.name, NOT_DONE, 0.0, 0.0,
                            [f"`{self.variables[0]}` is not written yet: answer in a few sentences, quoting "

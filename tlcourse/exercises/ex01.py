@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from functools import partial
 
+import torch
+from torch import nn
+
 from ..freeze import named_blocks
 from ..models import SmallCNN
 from ..pretrain import load_pretrained_cnn
@@ -62,26 +65,52 @@ q2 = Problem(
 )
 
 
-def _fractions(pretrained_accuracy, random_accuracy) -> None:
+def _measured(probe, pretrained: bool) -> float:
+    """The test accuracy of the learner's ``probe``, measured here on the reference features."""
+    task = references.digits()
+    with torch.no_grad():
+        scores = probe(task.features(pretrained=pretrained)[1])
+    return (scores.argmax(1) == task.test.labels).float().mean().item()
+
+
+def _probes(pretrained_probe, random_probe, pretrained_accuracy, random_accuracy) -> None:
+    for name, probe in (("pretrained_probe", pretrained_probe), ("random_probe", random_probe)):
+        checks.expect_type(probe, f"`{name}`", nn.Module, "the model fit_linear_probe returns")
+        with torch.no_grad():
+            out = probe(torch.zeros(3, references.digits().features(pretrained=True)[1].shape[1]))
+        if tuple(out.shape) != (3, 10):
+            raise Mistake(f"`{name}` maps 3 feature vectors to shape {tuple(out.shape)}; expected (3, 10).")
     checks.expect_fraction(pretrained_accuracy, "pretrained_accuracy")
     checks.expect_fraction(random_accuracy, "random_accuracy")
 
 
-def _pretrained_matches(pretrained_accuracy, random_accuracy) -> None:
-    checks.expect_close(pretrained_accuracy, references.digits_accuracy("linear_probe", 1), 0.03,
+def _own_accuracies(pretrained_probe, random_probe, pretrained_accuracy, random_accuracy) -> None:
+    """The accuracies are what the learner's probes score on the test set, measured again here:
+    a number typed in earns nothing."""
+    for name, probe, typed, pretrained in (("pretrained_accuracy", pretrained_probe, pretrained_accuracy, True),
+                                           ("random_accuracy", random_probe, random_accuracy, False)):
+        measured = _measured(probe, pretrained)
+        if abs(float(typed) - measured) > 1e-4:
+            raise Mistake(f"`{name}` is {float(typed):.1%}, but your probe classifies {measured:.1%} of the "
+                          "test digits correctly: compute it from the probe, (probe(test_features).argmax(1) "
+                          "== task.test.labels).float().mean().item().")
+
+
+def _pretrained_matches(pretrained_probe, random_probe, pretrained_accuracy, random_accuracy) -> None:
+    checks.expect_close(_measured(pretrained_probe, True), references.digits_accuracy("linear_probe", 1), 0.03,
                         "your pretrained-feature probe's accuracy",
                         "use task.features(pretrained=True), the 10 digits drawn by "
                         "few_shot_indices(task.pool, 1, seed=0), and fit_linear_probe.")
 
 
-def _random_matches(pretrained_accuracy, random_accuracy) -> None:
-    checks.expect_close(random_accuracy, references.digits_accuracy("random_probe", 1), 0.05,
+def _random_matches(pretrained_probe, random_probe, pretrained_accuracy, random_accuracy) -> None:
+    checks.expect_close(_measured(random_probe, False), references.digits_accuracy("random_probe", 1), 0.05,
                         "your random-feature probe's accuracy",
                         "use task.features(pretrained=False) and the same 10 labelled digits.")
 
 
-def _pretrained_wins(pretrained_accuracy, random_accuracy) -> None:
-    if not pretrained_accuracy > random_accuracy:
+def _pretrained_wins(pretrained_probe, random_probe, pretrained_accuracy, random_accuracy) -> None:
+    if not _measured(pretrained_probe, True) > _measured(random_probe, False):
         raise Mistake(f"your measurement says random features ({float(random_accuracy):.1%}) are "
                       f"at least as good as pretrained ones ({float(pretrained_accuracy):.1%}): "
                       "check that the two probes read different backbones' features.")
@@ -89,9 +118,10 @@ def _pretrained_wins(pretrained_accuracy, random_accuracy) -> None:
 
 q3 = Problem(
     name="q3", exercise="01", title="Do letter features help on digits? Measure it",
-    variables=("pretrained_accuracy", "random_accuracy"), points=3,
+    variables=("pretrained_probe", "random_probe", "pretrained_accuracy", "random_accuracy"), points=3,
     requirements=[
-        Requirement("both answers are accuracies", _fractions, gate=True),
+        Requirement("both probes score 10 classes and both answers are accuracies", _probes, gate=True),
+        Requirement("the accuracies are the probes' own", _own_accuracies),
         Requirement("the pretrained probe matches the reference", _pretrained_matches),
         Requirement("the random-feature probe matches the reference", _random_matches),
         Requirement("pretrained features win", _pretrained_wins),

@@ -7,14 +7,13 @@ question, graded by the instructor).
 """
 from __future__ import annotations
 
-from functools import lru_cache, partial
-
 import torch
 from torch import nn
 
 from ..data import few_shot_indices
 from . import checks, references
-from .core import Judgement, Mistake, Problem, Requirement
+from .answers import Raised
+from .core import Judgement, Mistake, Problem, Requirement, attempt, outcome
 
 FEATURES = 256  # length of the SmallCNN's feature vector
 
@@ -55,40 +54,49 @@ q1 = Problem(
 )
 
 
-def _probe_outputs(train_probe) -> None:
-    if not callable(train_probe):
-        raise Mistake(f"`train_probe` should be a function (features, labels, num_classes) -> "
-                      f"model; it is a {type(train_probe).__name__}.")
-    probe = _trained(train_probe)
-    checks.expect_type(probe, "what train_probe returns", nn.Module, "a torch nn.Module")
+def _run_probe(train_probe) -> dict:
+    """Where the learner's function was defined: fit their probe on the 5-per-class reference
+    subset, and hand over only its outputs (on 3 zero vectors and on the test features) and its
+    number of trainable parameters."""
+    task = references.digits()
+    labelled = few_shot_indices(task.pool, 5, seed=0)
+    pool, test = task.features(pretrained=True)
+    probe = attempt(train_probe, pool[labelled].clone(), task.pool.labels[labelled].clone(), 10)
+    if not isinstance(probe, nn.Module):
+        return {"probe": probe if isinstance(probe, Raised) else type(probe).__name__}
     with torch.no_grad():
-        out = probe(torch.zeros(3, FEATURES))
-    if tuple(out.shape) != (3, 10):
-        raise Mistake(f"the probe maps 3 feature vectors to shape {tuple(out.shape)}; expected "
+        return {"probe": "Module", "zeros": attempt(probe, torch.zeros(3, FEATURES)),
+                "test_scores": attempt(probe, test),
+                "trainable": sum(p.numel() for p in probe.parameters() if p.requires_grad)}
+
+
+def _probe_outputs(run) -> None:
+    if not isinstance(run, dict):
+        raise Mistake(f"`train_probe` should be a function (features, labels, num_classes) -> "
+                      f"model; it is a {type(run).__name__}.")
+    kind = outcome(run["probe"], "train_probe(features, labels, 10)")
+    if kind != "Module":
+        raise Mistake(f"what train_probe returns should be a torch nn.Module; it is a {kind}.")
+    out = outcome(run["zeros"], "your probe, on 3 feature vectors,")
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (3, 10):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise Mistake(f"the probe maps 3 feature vectors to shape {shape}; expected "
                       "(3, 10): one score per digit class.")
 
 
-@lru_cache(maxsize=4)
-def _trained(train_probe) -> nn.Module:
-    """The learner's probe fitted on the 5-per-class reference subset (once per function)."""
-    task = references.digits()
-    labelled = few_shot_indices(task.pool, 5, seed=0)
-    features = task.features(pretrained=True)[0][labelled].clone()
-    return train_probe(features, task.pool.labels[labelled].clone(), 10)
-
-
-def _is_linear(train_probe) -> None:
-    trainable = sum(p.numel() for p in _trained(train_probe).parameters() if p.requires_grad)
+def _is_linear(run) -> None:
+    trainable = run["trainable"]
     if trainable != FEATURES * 10 + 10:
         raise Mistake(f"the probe has {trainable:,} trainable parameters; a linear probe has one "
                       f"weight per feature and class plus one bias per class "
                       f"({FEATURES * 10 + 10:,}). Use a single nn.Linear({FEATURES}, 10).")
 
 
-def _probe_accuracy(train_probe) -> None:
+def _probe_accuracy(run) -> None:
     task = references.digits()
-    with torch.no_grad():
-        scores = _trained(train_probe)(task.features(pretrained=True)[1])
+    scores = outcome(run["test_scores"], "your probe, on the test features,")
+    if not isinstance(scores, torch.Tensor) or scores.shape != (len(task.test.labels), 10):
+        raise Mistake("the probe's scores on the test features are not one row of 10 per test digit.")
     accuracy = (scores.argmax(1) == task.test.labels).float().mean().item()
     checks.expect_close(accuracy, references.digits_accuracy("linear_probe", 5), 0.05,
                         "your probe's test accuracy with 5 labels per class",
@@ -98,7 +106,7 @@ def _probe_accuracy(train_probe) -> None:
 
 q2 = Problem(
     name="q2", exercise="02", title="Write the linear probe yourself",
-    variables=("train_probe",), points=2,
+    variables=("train_probe",), points=2, runs=_run_probe,
     requirements=[
         Requirement("train_probe returns a model scoring 10 classes", _probe_outputs, gate=True),
         Requirement("the probe is linear", _is_linear),

@@ -25,7 +25,8 @@ from ..adapt import GradientReversal, adabn, threshold_statistics
 from ..freeze import is_batchnorm
 from ..models import SmallCNN
 from . import checks, references
-from .core import Judgement, Mistake, Problem, Requirement
+from .answers import Raised
+from .core import Judgement, Mistake, Problem, Requirement, attempt, outcome
 
 BATCH = 256  # q1: images per forward pass, as tlcourse.adapt.adabn
 STATS_TOLERANCE = 0.01  # q1: |yours - target| / |target| over every BatchNorm mean and variance
@@ -218,47 +219,67 @@ def _gradient(grad_reverse, x: torch.Tensor, scale: float, upstream: torch.Tenso
     return grad
 
 
-def _returns_tensor(grad_reverse) -> None:
-    if not callable(grad_reverse):
+SCALES = (0.5, 2.0)  # q2: the scales the backward pass is tried with
+
+
+def _upstream(seed: int) -> torch.Tensor:
+    return torch.randn(6, 5, generator=torch.Generator().manual_seed(seed))
+
+
+def _run_reverse(grad_reverse) -> dict:
+    """Where the learner's function was defined: call it on the check's inputs and hand over what
+    came out (the forward values, whether autograd recorded it, the gradients it sends back)."""
+    x = _fresh_input()
+    y = attempt(grad_reverse, x, 0.5)
+    run = {"forward": y if isinstance(y, Raised) else type(y).__name__}
+    if isinstance(y, torch.Tensor):
+        run.update(forward=y.detach().clone(), same_object=y is x, recorded=y.grad_fn is not None)
+    run["gradient"] = {scale: attempt(_gradient, grad_reverse, _fresh_input(), scale, _upstream(6)) for scale in SCALES}
+    run["alone"] = attempt(_gradient, grad_reverse, _fresh_input(), 0.5, _upstream(7))
+    run["both"] = attempt(_gradient, lambda x, s: x + grad_reverse(x, s), _fresh_input(), 0.5, _upstream(7))
+    return run
+
+
+def _returns_tensor(run) -> None:
+    if not isinstance(run, dict):
         raise Mistake(f"`grad_reverse` should be a function (x, scale) -> tensor; it is a "
-                      f"{type(grad_reverse).__name__}.")
-    x = _fresh_input()
-    y = grad_reverse(x, 0.5)
-    checks.expect_type(y, "grad_reverse(x, 0.5)", torch.Tensor, "a tensor")
-    if y.shape != x.shape:
+                      f"{type(run).__name__}.")
+    y = outcome(run["forward"], "grad_reverse(x, 0.5)")
+    if not isinstance(y, torch.Tensor):
+        raise Mistake(f"grad_reverse(x, 0.5) should be a tensor; it is a {y}.")
+    if y.shape != _fresh_input().shape:
         raise Mistake(f"grad_reverse(x, 0.5) has shape {tuple(y.shape)} for x of shape "
-                      f"{tuple(x.shape)}: it should return a tensor shaped like x.")
+                      f"{tuple(_fresh_input().shape)}: it should return a tensor shaped like x.")
 
 
-def _forward_identity(grad_reverse) -> None:
-    x = _fresh_input()
-    y = grad_reverse(x, 0.5).detach()
-    if torch.allclose(y, -0.5 * x.detach()):
+def _forward_identity(run) -> None:
+    y, x = run["forward"], _fresh_input().detach()
+    if torch.allclose(y, -0.5 * x):
         raise Mistake("the forward pass multiplies by -scale: forward returns x unchanged; only the "
                       "backward pass multiplies the gradient by -scale.")
-    if not torch.equal(y, x.detach()):
+    if not torch.equal(y, x):
         raise Mistake("grad_reverse(x, scale) should equal x in the forward pass (the layer is "
                       "invisible going forward): return x.view_as(x) from forward.")
 
 
-def _autograd_node(grad_reverse) -> None:
-    x = _fresh_input()
-    y = grad_reverse(x, 0.5)
-    if y is x:
+def _autograd_node(run) -> None:
+    if run["same_object"]:
         raise Mistake("grad_reverse returns the very tensor it was given: autograd records no "
                       "operation, so the gradient passes unchanged. Write a torch.autograd.Function "
                       "and call it with .apply(x, scale).")
-    if y.grad_fn is None:
+    if not run["recorded"]:
         raise Mistake("no gradient flows back through grad_reverse (the result has no grad_fn: "
                       "detached, or computed under torch.no_grad()): the features must still learn, "
                       "in the reversed direction.")
 
 
-def _reversed_and_scaled(grad_reverse) -> None:
-    upstream = torch.randn(6, 5, generator=torch.Generator().manual_seed(6))
-    for scale in (0.5, 2.0):
-        got = _gradient(grad_reverse, _fresh_input(), scale, upstream)
+def _reversed_and_scaled(run) -> None:
+    upstream = _upstream(6)
+    for scale in SCALES:
+        got = outcome(run["gradient"][scale], f"the backward pass with scale={scale:g}")
         want = _gradient(lambda x, s: GradientReversal(s)(x), _fresh_input(), scale, upstream)
+        if not isinstance(got, torch.Tensor) or got.shape != want.shape:
+            raise Mistake(f"with scale={scale:g} the gradient that comes back is not shaped like x.")
         if torch.allclose(got, want):
             continue
         if torch.allclose(got, -want):
@@ -274,17 +295,14 @@ def _reversed_and_scaled(grad_reverse) -> None:
                       "it is something else. backward should return -scale * grad.")
 
 
-def _other_paths_untouched(grad_reverse) -> None:
+def _other_paths_untouched(run) -> None:
     """x + grad_reverse(x, s): x's gradient must be the incoming one plus what the layer alone
     gives back, whatever that is (a wrong scale is q2's other requirement)."""
-    upstream = torch.randn(6, 5, generator=torch.Generator().manual_seed(7))
-    try:
-        alone = _gradient(grad_reverse, _fresh_input(), 0.5, upstream)
-    except Mistake:
+    if isinstance(run["alone"], Raised):
         raise Mistake("the gradient along two paths cannot be followed until the backward pass "
-                      "works on its own (see above).") from None
-    both = _gradient(lambda x, s: x + grad_reverse(x, s), _fresh_input(), 0.5, upstream)
-    if not torch.allclose(both, upstream + alone):
+                      "works on its own (see above).")
+    both = outcome(run["both"], "x + grad_reverse(x, 0.5), backward,")
+    if not isinstance(both, torch.Tensor) or not torch.allclose(both, _upstream(7) + run["alone"]):
         raise Mistake("when x also reaches the loss by another path, its gradient comes out wrong: "
                       "backward seems to change the incoming gradient in place (grad.neg_(), "
                       "grad.mul_()), a tensor other paths share. Return a new one: -scale * grad.")
@@ -292,7 +310,7 @@ def _other_paths_untouched(grad_reverse) -> None:
 
 q2 = Problem(
     name="q2", exercise="05", title="The gradient-reversal layer",
-    variables=("grad_reverse",), points=2,
+    variables=("grad_reverse",), points=2, runs=_run_reverse,
     requirements=[
         Requirement("grad_reverse(x, scale) returns a tensor shaped like x", _returns_tensor, gate=True),
         Requirement("the forward pass is the identity", _forward_identity),

@@ -22,7 +22,8 @@ from torch import nn
 from ..data.audio import SPECTROGRAM, mel_filterbank
 from ..freeze import frozen_batchnorms_in_train_mode, named_blocks
 from . import checks, references
-from .core import Judgement, Mistake, Problem, Requirement
+from .answers import Raised
+from .core import Judgement, Mistake, Problem, Requirement, attempt, outcome
 
 # --- q1 · a log-mel spectrogram by hand --------------------------------------------------------
 
@@ -66,8 +67,18 @@ def _clips() -> list[tuple[str, torch.Tensor, int]]:
             ("noise with a 440 Hz tone", noise.float(), audio.pool.sample_rate)]
 
 
-def _run(log_mel_by_hand, clip: torch.Tensor) -> np.ndarray:
-    return _as_array(log_mel_by_hand(clip.clone()))
+def _run_by_hand(log_mel_by_hand) -> dict:
+    """Where the learner's function was defined: run it on each of the check's clips and hand over
+    what it returned (a tensor, or what went wrong)."""
+    def one(clip):
+        return torch.from_numpy(_as_array(log_mel_by_hand(clip.clone())))
+
+    return {name: attempt(one, clip) for name, clip, _ in _clips()}
+
+
+def _run(run: dict, name: str) -> np.ndarray:
+    got = outcome(run[name], f"log_mel_by_hand on {name}")
+    return got.numpy() if isinstance(got, torch.Tensor) else _as_array(got)
 
 
 def _frames_advice(frames: int, length: int, sample_rate: int) -> str:
@@ -84,12 +95,12 @@ def _frames_advice(frames: int, length: int, sample_rate: int) -> str:
             f"centred on sample k * hop, so 1 + {length} // {hop} = {want} frames.")
 
 
-def _shape(log_mel_by_hand) -> None:
-    if not callable(log_mel_by_hand):
+def _shape(run) -> None:
+    if not isinstance(run, dict):
         raise Mistake(f"`log_mel_by_hand` should be a function waveform -> spectrogram; it is a "
-                      f"{type(log_mel_by_hand).__name__}.")
-    _, clip, sample_rate = _clips()[0]
-    got = _run(log_mel_by_hand, clip)
+                      f"{type(run).__name__}.")
+    name, clip, sample_rate = _clips()[0]
+    got = _run(run, name)
     n_mels, want = SETTINGS["n_mels"], _variant(clip, sample_rate).shape
     if got.ndim != 2 and got.size == np.prod(want):
         raise Mistake(f"the spectrogram has shape {got.shape}; return it as (n_mels, frames) = {want}: "
@@ -131,9 +142,9 @@ def _diagnose(got: np.ndarray, clip: torch.Tensor, sample_rate: int) -> str:
             f"power + {EPS:g})")
 
 
-def _matches(log_mel_by_hand, which: slice) -> None:
+def _matches(run, which: slice) -> None:
     for name, clip, sample_rate in _clips()[which]:
-        got, right = _run(log_mel_by_hand, clip), _variant(clip, sample_rate)
+        got, right = _run(run, name), _variant(clip, sample_rate)
         if got.shape != right.shape:
             raise Mistake(f"on {name} the spectrogram has shape {got.shape}, not {right.shape}: the "
                           "shape should not depend on the clip.")
@@ -143,7 +154,7 @@ def _matches(log_mel_by_hand, which: slice) -> None:
 
 q1 = Problem(
     name="q1", exercise="06", title="A log-mel spectrogram by hand",
-    variables=("log_mel_by_hand",), points=2,
+    variables=("log_mel_by_hand",), points=2, runs=_run_by_hand,
     requirements=[
         Requirement("the function returns an (n_mels, frames) spectrogram", _shape, gate=True),
         Requirement("it matches tlcourse.data.log_mel on the notebook's clip", lambda f: _matches(f, slice(0, 1))),

@@ -22,7 +22,8 @@ from ..experiments import Settings
 from ..freeze import named_blocks
 from ..train import evaluate, l2sp_penalty
 from . import checks, references
-from .core import Judgement, Mistake, Problem, Requirement
+from .answers import Raised
+from .core import Judgement, Mistake, Problem, Requirement, attempt, outcome
 
 BUDGET = 1  # labelled digits per class in q1 and q2
 GAP_TOLERANCE = 0.01  # q1: |your gap - the run's gap|, as a fraction
@@ -199,19 +200,34 @@ def _value(l2sp_by_hand, model, start) -> torch.Tensor:
     return value.reshape(())
 
 
-def _zero_at_start(l2sp_by_hand) -> None:
-    if not callable(l2sp_by_hand):
+def _run_l2sp(l2sp_by_hand) -> dict:
+    """Where the learner's function was defined: its penalty at the start and on moved weights,
+    and, when the latter carries a gradient, the gradient it puts on ``stem.0.weight``."""
+    start_model, start, moved = _models()
+    at_start = attempt(_value, l2sp_by_hand, start_model, start)
+    value = attempt(_value, l2sp_by_hand, moved, start)
+    run = {"at_start": at_start if isinstance(at_start, Raised) else at_start.detach(),
+           "moved": value if isinstance(value, Raised) else value.detach(),
+           "carries_gradient": isinstance(value, torch.Tensor) and value.requires_grad, "gradient": None}
+    if run["carries_gradient"]:
+        backward = attempt(value.backward)
+        grad = moved.stem[0].weight.grad
+        run["gradient"] = backward if isinstance(backward, Raised) else None if grad is None else grad.clone()
+    return run
+
+
+def _zero_at_start(run) -> None:
+    if not isinstance(run, dict):
         raise Mistake("`l2sp_by_hand` should be a function (model, start, alpha) -> scalar tensor.")
-    start_model, start, _ = _models()
-    value = _value(l2sp_by_hand, start_model, start).item()
+    value = outcome(run["at_start"], "l2sp_by_hand(model, start, alpha)").item()
     if abs(value) > 1e-6:
         raise Mistake(f"at the pretrained weights the penalty should be 0, got {value:.4g}: it measures how "
                       "far each weight moved from start[name].")
 
 
-def _matches(l2sp_by_hand) -> None:
+def _matches(run) -> None:
     _, start, moved = _models()
-    got = _value(l2sp_by_hand, moved, start).item()
+    got = outcome(run["moved"], "l2sp_by_hand(model, start, alpha)").item()
     want = l2sp_penalty(_models()[0], ALPHA)(moved).item()
     if math.isclose(got, want, rel_tol=1e-4):
         return
@@ -230,23 +246,21 @@ def _matches(l2sp_by_hand) -> None:
                   "(alpha / 2 times the sum, over every name in start, of (param - start[name])**2).")
 
 
-def _gradient(l2sp_by_hand) -> None:
-    _, start, moved = _models()
-    value = _value(l2sp_by_hand, moved, start)
-    if not value.requires_grad:
+def _gradient(run) -> None:
+    if not run["carries_gradient"]:
         raise Mistake("the penalty carries no gradient, so it could not pull the weights back: compute it "
                       "from the model's parameters themselves (no .detach(), .data or torch.no_grad()).")
-    value.backward()
-    weight = moved.stem[0].weight
-    want = ALPHA * (weight.detach() - start["stem.0.weight"])
-    if weight.grad is None or not torch.allclose(weight.grad, want, atol=1e-6):
+    grad = outcome(run["gradient"], "the penalty's backward pass")
+    _, start, moved = _models()
+    want = ALPHA * (moved.stem[0].weight.detach() - start["stem.0.weight"])
+    if grad is None or not torch.allclose(grad, want, atol=1e-6):
         raise Mistake("the gradient on stem.0.weight is not alpha * (w - w_start): check that every "
                       "parameter in start is in the sum, each compared with its own start value.")
 
 
 q3 = Problem(
     name="q3", exercise="07", title="L2-SP by hand",
-    variables=("l2sp_by_hand",), points=3,
+    variables=("l2sp_by_hand",), points=3, runs=_run_l2sp,
     requirements=[
         Requirement("the penalty is 0 at the pretrained weights", _zero_at_start, gate=True),
         Requirement("it matches tlcourse's L2-SP on moved weights", _matches),

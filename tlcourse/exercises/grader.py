@@ -23,7 +23,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import select
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,12 +38,12 @@ from tqdm.auto import tqdm
 
 from ..errors import SandboxError
 from . import EXERCISES, questions
-from .core import INCORRECT
+from .core import INCORRECT, Verdict
 from .handover import read_untrusted
 from .integrity import handed_out_notebooks, integrity_flags
 from .lms import lms_gradebook, one_submission_each
 from .notebooks import exercise_id, student_id
-from .runner import GRADING_SECONDS
+from .runner import GRADING_SECONDS, OUTPUT_CAP
 from .sandbox import hand_over, sandbox_status, sandboxed
 
 LOG_TAIL = 2_000  # characters of the runner's own output kept when it dies
@@ -145,16 +147,16 @@ def _kill_group(child: subprocess.Popen) -> None:
 
 
 def _run(notebook: Path, scratch: Path, exercise: str, limits: Limits, profile: str,
-         tests: Path | None, boxed: bool) -> dict:
+         tests: Path | None, boxed: bool, judge: Judge | None = None) -> dict:
     """Run the notebook in ``scratch/box`` (the only folder it may write, as its working copy),
     then the hidden tests on what it handed over; the runner's log stays outside the box."""
     box, log = scratch / "box", scratch / "runner.log"
-    work, report, handed = box / "work", box / "report.json", box / "namespace"
+    work, report, handed, answers = box / "work", box / "report.json", box / "namespace", box / "answers"
     work.mkdir(parents=True)
     copy = work / notebook.name
     copy.write_bytes(notebook.read_bytes())
     command = [sys.executable, "-m", "tlcourse.exercises.runner", str(copy), str(report),
-               "--exercise", exercise, "--seconds", str(limits.seconds),
+               "--exercise", exercise, "--answers", str(answers), "--seconds", str(limits.seconds),
                "--address-space-gb", str(limits.memory_gb + ADDRESS_SPACE_HEADROOM_GB),
                "--file-mb", str(limits.file_mb), "--namespace", str(handed)]
     if boxed:
@@ -168,16 +170,97 @@ def _run(notebook: Path, scratch: Path, exercise: str, limits: Limits, profile: 
         _kill_group(child)  # past a limit, or processes the notebook left running in the background
     if killed:
         return _failed_report(exercise, killed)
-    try:
-        result = json.loads(read_untrusted(report, REPORT_BYTES))
-    except (OSError, ValueError):
-        tail = log.read_bytes()[-LOG_TAIL:].decode("utf-8", "replace").strip().splitlines()
-        code = child.returncode
-        why = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        return _failed_report(exercise, f"the notebook process {why}: {tail[-1] if tail else 'no output'}")
+    result = {"exercise": exercise, **_runner_report(report, log, child.returncode)}
+    if judge is None:
+        judge = Judge(scratch / "judge", profile)
+        try:
+            result["questions"] = judge.verdicts(exercise, answers, box)
+        finally:
+            judge.close()
+    else:
+        result["questions"] = judge.verdicts(exercise, answers, box)
     if tests is not None and any(tests.glob(f"{exercise}_*.py")):
         result["questions"] += _hidden_verdicts(exercise, tests, handed, scratch / "hidden", profile)
     return result
+
+
+def _runner_report(report: Path, log: Path, code: int) -> dict:
+    """What the runner says happened in the box: status, cell errors and output. The notebook's
+    process could have written this file itself, so only these informative fields are kept, as
+    text; the points come from the :class:`Judge`, outside the box."""
+    try:
+        said = json.loads(read_untrusted(report, REPORT_BYTES))
+        return {"status": str(said["status"])[:500], "seconds": float(said.get("seconds", 0)),
+                "cell_errors": [{"cell": int(e["cell"]), "error": str(e["error"])[:2000]} for e in said["cell_errors"]],
+                "not_handed_over": {str(k): str(v)[:500] for k, v in dict(said.get("not_handed_over", {})).items()},
+                "handed_over": str(said.get("handed_over", ""))[:500], "output": str(said.get("output", ""))[:OUTPUT_CAP]}
+    except (OSError, ValueError, KeyError, TypeError):
+        tail = log.read_bytes()[-LOG_TAIL:].decode("utf-8", "replace").strip().splitlines()
+        why = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        return {"status": f"the notebook process {why}: {tail[-1] if tail else 'no output'}", "cell_errors": []}
+
+
+class Judge:
+    """The process that checks answers (:mod:`tlcourse.exercises.judge` ``--serve``), started on first
+    use and reused for every submission this grading thread handles: it never runs a learner's
+    code, so nothing carries over but its imports and the checks' reference runs. ``home`` holds
+    its cache, which no notebook can reach."""
+
+    def __init__(self, home: Path, profile: str):
+        self.home, self.profile, self.process = home, profile, None
+
+    def _start(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        with (self.home / "judge.log").open("ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "tlcourse.exercises.judge", "--serve"],
+                                            env=_environment(self.home, self.profile), stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, stderr=log, start_new_session=True)
+
+    def verdicts(self, exercise: str, answers: Path, box: Path) -> list[dict]:
+        """The questions' verdicts on the answers in ``answers``, or zeros with the reason."""
+        if self.process is None or self.process.poll() is not None:
+            self._start()
+        request = json.dumps({"exercise": exercise, "answers": str(answers), "box": str(box)}) + "\n"
+        try:
+            self.process.stdin.write(request.encode())
+            self.process.stdin.flush()
+            line = self._line(GRADING_SECONDS + 120)
+        except OSError:
+            line = None
+        if line is None:
+            self.close()
+            return _unjudged(exercise, "the checks stopped or ran out of time")
+        try:
+            return json.loads(line)
+        except ValueError:
+            self.close()
+            return _unjudged(exercise, "the checks gave no verdict")
+
+    def _line(self, seconds: float) -> bytes | None:
+        """One line from the process's stdout within ``seconds``, else None."""
+        out, data, deadline = self.process.stdout.fileno(), b"", time.monotonic() + seconds
+        while not data.endswith(b"\n"):
+            ready, _, _ = select.select([out], [], [], max(deadline - time.monotonic(), 0))
+            chunk = os.read(out, 1 << 20) if ready else b""
+            if not chunk:
+                return None
+            data += chunk
+        return data
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+            self.process.stdout.close()
+            self.process = None
+
+
+def _unjudged(exercise: str, reason: str) -> list[dict]:
+    return [Verdict(q.name, INCORRECT, 0.0, q.points, [reason]).as_dict() for q in questions(exercise)]
 
 
 def _hidden_verdicts(exercise: str, tests: Path, handed: Path, home: Path, profile: str) -> list[dict]:
@@ -204,7 +287,8 @@ def _no_verdict(reason: str) -> list[dict]:
 
 
 def grade_submission(notebook: Path, limits: Limits = Limits(), profile: str = "smoke",
-                     tests: Path | None = None, boxed: bool = True, handed_out: dict | None = None) -> dict:
+                     tests: Path | None = None, boxed: bool = True, handed_out: dict | None = None,
+                     judge: Judge | None = None) -> dict:
     """Run and grade one notebook in a temporary copy, in the bwrap box if ``boxed``; return its
     report (never raises for the submission's faults). The report also names the ``student``
     and lists the ``integrity`` flags of the notebook's text, its check cells compared with
@@ -217,13 +301,13 @@ def grade_submission(notebook: Path, limits: Limits = Limits(), profile: str = "
         return {"exercise": "", "student": student_id(None, notebook), "integrity": [],
                 "status": f"not a readable notebook: {type(err).__name__}: {err}",
                 "cell_errors": [], "questions": []}
-    report = _run_in_scratch(notebook, exercise, limits, profile, tests, boxed)
+    report = _run_in_scratch(notebook, exercise, limits, profile, tests, boxed, judge)
     report["student"], report["integrity"] = student, _integrity(nb, exercise, handed_out)
     return report
 
 
 def _run_in_scratch(notebook: Path, exercise: str, limits: Limits, profile: str,
-                    tests: Path | None, boxed: bool) -> dict:
+                    tests: Path | None, boxed: bool, judge: Judge | None = None) -> dict:
     """The report of a known exercise's notebook, run in a temporary folder deleted afterwards."""
     if exercise not in EXERCISES:
         return {"exercise": exercise, "status": f"unknown exercise {exercise!r} (expected one of "
@@ -231,7 +315,7 @@ def _run_in_scratch(notebook: Path, exercise: str, limits: Limits, profile: str,
                 "questions": []}
     scratch = Path(tempfile.mkdtemp(prefix="tlcourse-grade-"))
     try:
-        return _run(notebook, scratch, exercise, limits, profile, tests, boxed)
+        return _run(notebook, scratch, exercise, limits, profile, tests, boxed, judge)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -322,15 +406,27 @@ def grade(submissions, out: str | Path, limits: Limits = Limits(), profile: str 
     reports = Path(reports) if reports else out.with_name(out.stem + "_reports")
     reports.mkdir(parents=True, exist_ok=True)
 
+    # The checking processes, one per grading thread, and their cache: shared by every submission
+    # of this run (reference runs are computed once) and out of every box's reach.
+    judge_home, local, judges = Path(tempfile.mkdtemp(prefix="tlcourse-checks-")), threading.local(), []
+
     def one(notebook: Path) -> dict:
+        if not hasattr(local, "judge"):
+            local.judge = Judge(judge_home, profile)
+            judges.append(local.judge)
         report = grade_submission(notebook, limits, profile, Path(tests) if tests else None, boxed,
-                                  handed_out)
+                                  handed_out, local.judge)
         report["submission"], report["isolation"] = str(notebook), "bwrap" if boxed else f"none: {reason}"
         report_path(reports, notebook).write_text(json.dumps(report, indent=1))
         return gradebook_row(str(notebook), report)
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:  # threads only wait: each notebook is a process
-        rows = list(tqdm(pool.map(one, notebooks), total=len(notebooks), desc="grading"))
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:  # threads only wait: each notebook is a process
+            rows = list(tqdm(pool.map(one, notebooks), total=len(notebooks), desc="grading"))
+    finally:
+        for judge in judges:
+            judge.close()
+        shutil.rmtree(judge_home, ignore_errors=True)
     table = pd.DataFrame(rows)
     last = ["integrity", "cell errors"]  # questions differ between exercises: keep these last
     table = table[[c for c in table.columns if c not in last] + last]

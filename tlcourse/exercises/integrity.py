@@ -10,6 +10,11 @@ Two kinds, both found without running anything (the grader reads the submitted f
   (``tlcourse.exercises.references``), the stored solutions, ``qN.solution()``, the solutions
   notebook's ``### BEGIN SOLUTION`` markers, or a question's internals (``q1.requirements``).
 
+- **the saved outputs**: a solution shown (``q2 solution:``), or the record every check prints
+  once one was shown in the kernel ("solutions opened in this session: 01 q2"), which stays in
+  the outputs of later check cells when the ``solution()`` call itself was deleted. A learner who
+  clears all outputs clears this record too: it catches the honest-but-curious, and graded builds
+  switch solutions off (``TLCOURSE_SOLUTIONS=off``, or the student kit).
 Flags are reported beside the grade, not deducted: a person reads the cell and decides.
 """
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathlib import Path
 
 import nbformat
 
+from .core import OPENED_LINE
 from .notebooks import BEGIN, exercise_id
 
 CHECK_CALL = re.compile(r"\b(q\d+)\.check\(")
@@ -41,6 +47,8 @@ LOOKUPS = (  # (pattern in the learner's code without comments, what the flag sa
     (_exercises_module("core|checks"), "imports the checking code (tlcourse.exercises.core or .checks)"),
 )
 QUESTION_ATTRIBUTE = re.compile(r"\b(q\d+)\.(\w+)")
+SHOWN = re.compile(r"^(q\d+) solution:\n(?!Solutions are)", re.MULTILINE)  # what solution() prints
+OPENED_RECORD = re.compile(re.escape(OPENED_LINE) + r"([^)\n]*)")
 
 
 def _normalized(source: str) -> str:
@@ -97,6 +105,27 @@ def code_flags(source: str) -> list[str]:
     return flags
 
 
+def _output_text(cell) -> str:
+    return "".join(o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
+                   for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+
+
+def opened_flags(submitted) -> list[str]:
+    """The solutions the notebook's saved outputs show were opened, one flag each, naming the
+    first cell whose output shows it."""
+    opened = {}
+    for index, cell in enumerate(submitted.cells):
+        if cell.cell_type != "code":
+            continue
+        text = _output_text(cell)
+        for question in SHOWN.findall(text):
+            opened.setdefault(question, index)
+        for record in OPENED_RECORD.findall(text):
+            for item in record.split(","):
+                opened.setdefault(item.strip().split(" ")[-1], index)
+    return [f"cell {index} output shows {question}'s solution was opened" for question, index in sorted(opened.items())]
+
+
 def integrity_flags(submitted, handed_out=None) -> list[str]:
     """Every flag of a submission: its check cells compared with ``handed_out`` (the exercise
     notebook; skipped when None), and each cell of the learner's own code scanned (every code
@@ -106,7 +135,7 @@ def integrity_flags(submitted, handed_out=None) -> list[str]:
     for index, cell in enumerate(submitted.cells):
         if cell.cell_type == "code" and cell.source not in given:
             flags += [f"cell {index} {flag}" for flag in code_flags(cell.source)]
-    return flags
+    return flags + opened_flags(submitted)
 
 
 def handed_out_notebooks(folder: Path) -> dict:

@@ -1,14 +1,16 @@
-"""Run one notebook inside this process and grade it: the child process of ``tlcourse grade``.
+"""Run one notebook inside this process and hand its answers out: the child process of ``tlcourse grade``.
 
-    python -m tlcourse.exercises.runner NOTEBOOK REPORT.json [--seconds N] [--namespace DIR]
+    python -m tlcourse.exercises.runner NOTEBOOK REPORT.json --answers DIR [--seconds N] [--namespace DIR]
 
 Cells run one after another in an IPython shell (so magics and ``display`` work) with the
 working directory where the grader put the copy. A cell that raises is recorded and the next
 one runs, as in Jupyter when you keep going. When the time budget is spent the running cell
-is interrupted and the rest are skipped; the questions are then graded on the variables as
-they stand, with a separate, short budget. The notebook's data variables are then written out
-for the hidden tests, which run in another process (:mod:`tlcourse.exercises.hidden`) and are
-never visible here. Printed output is kept only up to a cap, so a notebook that prints
+is interrupted and the rest are skipped; each question's answers are then written out as
+they stand, as data (:mod:`tlcourse.exercises.answers`), with a separate, short budget. No check
+runs here: the questions are graded by another process that never runs the learner's code
+(:mod:`tlcourse.exercises.judge`), so nothing this notebook does to the checks counts. The
+notebook's data variables are also written out for the hidden tests
+(:mod:`tlcourse.exercises.hidden`), which are never visible here. Printed output is kept only up to a cap, so a notebook that prints
 megabytes costs nothing. The address-space and file-size limits the grader
 passes are set first thing, before any cell runs.
 """
@@ -24,8 +26,9 @@ from pathlib import Path
 
 import nbformat
 
+from ..config import preserved_rng
 from . import questions
-from .core import INCORRECT, Verdict
+from .answers import answer_file, encode
 from .handover import export_namespace
 
 OUTPUT_CAP = 20_000  # characters of printed output kept per notebook (for the report)
@@ -100,20 +103,25 @@ def run_cells(nb, seconds: float) -> tuple[dict, list[dict], str]:
     return shell.user_ns, failures, status
 
 
-def grade(namespace: dict, exercise: str) -> list[Verdict]:
-    """Every question of the exercise, all within the grading budget."""
-    graders = questions(exercise)
-    verdicts, deadline = [], time.monotonic() + GRADING_SECONDS
-    for grader in graders:
+def save_answers(namespace: dict, exercise: str, folder: Path) -> dict[str, str]:
+    """Write every question's answers into ``folder`` for the checks outside this process
+    (:mod:`tlcourse.exercises.judge`), all within the grading budget; return what went wrong, by
+    question (a function question runs the learner's function here, on the check's inputs)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    problems, deadline = {}, time.monotonic() + GRADING_SECONDS
+    for question in questions(exercise):
         signal.alarm(max(int(deadline - time.monotonic()), 1))
         try:
-            verdicts.append(grader.grade(namespace))
+            with preserved_rng():
+                data = encode(question.answer(namespace))
+            answer_file(folder, question).write_bytes(data)
         except TimeLimit:
-            verdicts.append(Verdict(grader.name, INCORRECT, 0.0, grader.points,
-                                    ["the check ran out of time"]))
+            problems[question.name] = "its answer took too long to hand over"
+        except Exception as err:  # the file-size limit, a full disk
+            problems[question.name] = f"its answer could not be written: {_describe(err)}"
         finally:
             signal.alarm(0)
-    return verdicts
+    return problems
 
 
 def _hand_over(namespace: dict, folder: Path) -> str:
@@ -144,6 +152,8 @@ def main(argv=None) -> int:
     parser.add_argument("report", type=Path)
     parser.add_argument("--exercise", required=True)
     parser.add_argument("--seconds", type=float, default=600)
+    parser.add_argument("--answers", type=Path, required=True,
+                        help="folder for each question's answers, which the checks read in another process")
     parser.add_argument("--namespace", type=Path, default=None,
                         help="folder to hand the notebook's data variables to the hidden tests")
     parser.add_argument("--address-space-gb", type=float, default=None)
@@ -158,14 +168,13 @@ def main(argv=None) -> int:
     start = time.monotonic()
     try:
         namespace, failures, status = run_cells(nb, args.seconds)
-        verdicts = grade(namespace, args.exercise)
+        not_handed = save_answers(namespace, args.exercise, args.answers)
         if args.namespace is not None:
             handed_over = _hand_over(namespace, args.namespace)
     finally:
         sys.stdout, sys.stderr = real
     report = {"exercise": args.exercise, "status": status, "seconds": round(time.monotonic() - start, 1),
-              "cell_errors": failures, "questions": [v.as_dict() for v in verdicts],
-              "output": output.text()}
+              "cell_errors": failures, "not_handed_over": not_handed, "output": output.text()}
     if args.namespace is not None:
         report["handed_over"] = handed_over
     args.report.write_text(json.dumps(report, indent=1))
