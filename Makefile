@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make lab    create the learner's environment if needed, then open the course in JupyterLab
 #   make test   create the full environment if needed, then run every test and notebook check
+# and, for a workshop, `make hub`: JupyterHub with one server per learner (deploy/).
 # The test environment (offline, smoke profile, strict checks, a private cache) is set in
 # conftest.py, so a plain `pytest` behaves the same as `make test`.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -9,19 +10,28 @@ BIN    := $(VENV)/bin
 # Exact versions of everything installed: the ranges are in pyproject.toml, the pins here.
 INSTALL := $(BIN)/python -m pip install --constraint constraints.txt
 LAB_STAMP := $(VENV)/.lab-stamp
+HUB_STAMP := $(VENV)/.hub-stamp
 DEV_STAMP := $(VENV)/.dev-stamp
 PORT   ?= 8888
 # LAB_EXTRA lets a test start exactly this server headless: make lab LAB_EXTRA="--no-browser ..."
 LAB_EXTRA ?=
+# `make hub`: the address and port learners open; HUB_EXTRA passes more JupyterHub options.
+HUB_IP   ?= 127.0.0.1
+HUB_PORT ?= 8000
+HUB_EXTRA ?=
+# JupyterHub's proxy, from npm at the version pinned in deploy/package-lock.json.
+HUB_PROXY := .hub/node_modules/.bin/configurable-http-proxy
 # Test processes (pytest-xdist): the suite's files and notebooks in parallel, one core each.
 # TEST_JOBS=1 runs everything in one process, as a plain `pytest` does.
 TEST_JOBS ?= 2
 PYTEST := $(BIN)/python -m pytest $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile)
-# What `make test-fast` leaves out: claim tests, notebooks, grader runs, JupyterLab, slow tests.
-FAST := not (slow or claims or notebooks or grader or lab)
+# What `make test-fast` leaves out: claim tests, notebooks, grader runs, JupyterLab, the hub,
+# slow tests.
+FAST := not (slow or claims or notebooks or grader or lab or hub)
 
-.PHONY: setup setup-dev lab test test-fast sync doctor lock clean-env grading-sandbox
+.PHONY: setup setup-dev setup-hub lab hub hub-proxy test test-fast sync doctor lock clean-env grading-sandbox
 setup: $(LAB_STAMP)
+setup-hub: $(HUB_STAMP)
 setup-dev: $(DEV_STAMP)
 
 $(BIN)/python:
@@ -33,15 +43,27 @@ $(LAB_STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(INSTALL) -e '.[lab]'
 	touch $@
 
+# A workshop host's: the learner's environment and JupyterHub.
+$(HUB_STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(INSTALL) -e '.[lab,hub]'
+	touch $@ $(LAB_STAMP)
+
 # A contributor's: everything the tests need as well.
 $(DEV_STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(INSTALL) -e '.[dev]'
-	touch $@ $(LAB_STAMP)
+	touch $@ $(LAB_STAMP) $(HUB_STAMP)
 
 lab: setup
 	$(BIN)/jupyter lab --ServerApp.allow_root=True --ServerApp.port=$(PORT) --ServerApp.root_dir=. $(LAB_EXTRA) notebooks/00_welcome.ipynb
 
-test: setup-dev grading-sandbox
+# A workshop: JupyterHub (deploy/jupyterhub_config.py) at http://$(HUB_IP):$(HUB_PORT); every learner
+# logs in with a name of their choice and the shared password in .hub/password, and gets the
+# course's kernel and a copy of exercises/ of their own (state in .hub/). Ctrl-C stops it all.
+hub: setup-hub hub-proxy
+	@[ -x $(HUB_PROXY) ] || { echo "make hub needs JupyterHub's proxy: install Node.js >= 20 with npm, then run make hub-proxy"; exit 1; }
+	$(BIN)/jupyterhub -f deploy/jupyterhub_config.py --JupyterHub.bind_url=http://$(HUB_IP):$(HUB_PORT) $(HUB_EXTRA)
+
+test: setup-dev grading-sandbox hub-proxy
 	$(PYTEST)
 
 # `tlcourse grade` isolates each submission with bubblewrap (Debian package `bubblewrap`); the
@@ -52,6 +74,16 @@ grading-sandbox:
 	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap || \
 	    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap; }; }; } || \
 	  echo "bwrap is missing: install bubblewrap (sudo apt-get install bubblewrap) for the sandbox tests"
+
+# JupyterHub's proxy (configurable-http-proxy) is a Node.js program: npm installs the exact versions
+# of deploy/package-lock.json into .hub/node_modules, again only when the lock file changes. Without
+# npm it says how, and the hub test skips; `make lab` never needs it.
+hub-proxy:
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js >= 20 with npm for make hub and the hub test"; exit 0; }; \
+	  [ -x $(HUB_PROXY) ] && cmp -s deploy/package-lock.json .hub/package-lock.json || \
+	  { mkdir -p .hub && cp deploy/package.json deploy/package-lock.json .hub/ && \
+	    npm ci --prefix .hub --no-audit --no-fund --loglevel=error; } || \
+	  echo "npm could not install configurable-http-proxy: make hub and the hub test need it"
 
 test-fast: setup-dev
 	$(PYTEST) -m "$(FAST)" tests
