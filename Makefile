@@ -17,10 +17,11 @@ LAB_EXTRA ?=
 # TEST_JOBS=1 runs everything in one process, as a plain `pytest` does.
 TEST_JOBS ?= 2
 PYTEST := $(BIN)/python -m pytest $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile)
-# What `make test-fast` leaves out: claim tests, notebooks, grader runs, JupyterLab, slow tests.
-FAST := not (slow or claims or notebooks or grader or lab)
+# What `make test-fast` leaves out: claim tests, notebooks, grader runs, JupyterLab (its server, and
+# in a browser), slow tests.
+FAST := not (slow or claims or notebooks or grader or lab or browser)
 
-.PHONY: setup setup-dev lab test test-fast sync doctor lock clean-env grading-sandbox
+.PHONY: setup setup-dev lab test test-fast sync doctor lock clean-env grading-sandbox headless-browser
 setup: $(LAB_STAMP)
 setup-dev: $(DEV_STAMP)
 
@@ -41,7 +42,7 @@ $(DEV_STAMP): pyproject.toml constraints.txt | $(BIN)/python
 lab: setup
 	$(BIN)/jupyter lab --ServerApp.allow_root=True --ServerApp.port=$(PORT) --ServerApp.root_dir=. $(LAB_EXTRA) notebooks/00_welcome.ipynb
 
-test: setup-dev grading-sandbox
+test: setup-dev grading-sandbox headless-browser
 	$(PYTEST)
 
 # `tlcourse grade` isolates each submission with bubblewrap (Debian package `bubblewrap`); the
@@ -52,6 +53,16 @@ grading-sandbox:
 	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap || \
 	    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap; }; }; } || \
 	  echo "bwrap is missing: install bubblewrap (sudo apt-get install bubblewrap) for the sandbox tests"
+
+# tests/test_browser.py drives JupyterLab in headless Chromium through Playwright (the `test`
+# extra), with the system's Chromium (Debian package `chromium`): Playwright's own browser
+# download is never used. `make test` installs it when missing, if it runs as root with apt-get;
+# elsewhere the browser tests are skipped and say how. `make lab` never needs it.
+headless-browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || \
+	    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }; }; } || \
+	  echo "chromium is missing: install it (sudo apt-get install chromium) for the browser tests"
 
 test-fast: setup-dev
 	$(PYTEST) -m "$(FAST)" tests
