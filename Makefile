@@ -25,11 +25,11 @@ HUB_PROXY := .hub/node_modules/.bin/configurable-http-proxy
 # TEST_JOBS=1 runs everything in one process, as a plain `pytest` does.
 TEST_JOBS ?= 2
 PYTEST := $(BIN)/python -m pytest $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile)
-# What `make test-fast` leaves out: claim tests, notebooks, grader runs, JupyterLab, the hub,
-# slow tests.
-FAST := not (slow or claims or notebooks or grader or lab or hub)
+# What `make test-fast` leaves out: claim tests, notebooks, grader runs, JupyterLab (its server, and
+# in a browser), the hub, slow tests.
+FAST := not (slow or claims or notebooks or grader or lab or browser or hub)
 
-.PHONY: setup setup-dev setup-hub lab hub hub-proxy test test-fast sync doctor lock clean-env grading-sandbox
+.PHONY: setup setup-dev setup-hub lab hub hub-proxy test test-fast sync doctor lock clean-env grading-sandbox headless-browser
 setup: $(LAB_STAMP)
 setup-hub: $(HUB_STAMP)
 setup-dev: $(DEV_STAMP)
@@ -63,7 +63,7 @@ hub: setup-hub hub-proxy
 	@[ -x $(HUB_PROXY) ] || { echo "make hub needs JupyterHub's proxy: install Node.js >= 20 with npm, then run make hub-proxy"; exit 1; }
 	$(BIN)/jupyterhub -f deploy/jupyterhub_config.py --JupyterHub.bind_url=http://$(HUB_IP):$(HUB_PORT) $(HUB_EXTRA)
 
-test: setup-dev grading-sandbox hub-proxy
+test: setup-dev grading-sandbox headless-browser hub-proxy
 	$(PYTEST)
 
 # `tlcourse grade` isolates each submission with bubblewrap (Debian package `bubblewrap`); the
@@ -84,6 +84,16 @@ hub-proxy:
 	  { mkdir -p .hub && cp deploy/package.json deploy/package-lock.json .hub/ && \
 	    npm ci --prefix .hub --no-audit --no-fund --loglevel=error; } || \
 	  echo "npm could not install configurable-http-proxy: make hub and the hub test need it"
+
+# tests/test_browser.py drives JupyterLab in headless Chromium through Playwright (the `test`
+# extra), with the system's Chromium (Debian package `chromium`): Playwright's own browser
+# download is never used. `make test` installs it when missing, if it runs as root with apt-get;
+# elsewhere the browser tests are skipped and say how. `make lab` never needs it.
+headless-browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || \
+	    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }; }; } || \
+	  echo "chromium is missing: install it (sudo apt-get install chromium) for the browser tests"
 
 test-fast: setup-dev
 	$(PYTEST) -m "$(FAST)" tests

@@ -7,7 +7,9 @@
   fails is an nbval failure;
 - markers by kind, so `make test-fast` (unit tests only) can leave the rest out:
   ``claims`` (tests/test_claims_*.py), ``notebooks`` (every .ipynb run by nbval), ``grader``
-  (tests/test_grader.py, tests/test_sandbox.py, tests/test_forgery.py), ``lab`` (tests/test_jupyterlab.py), ``hub`` (tests/test_hub.py) and ``slow`` (marked by hand).
+  (tests/test_grader.py, tests/test_sandbox.py, tests/test_forgery.py), ``lab`` (tests/test_jupyterlab.py),
+  ``browser`` (tests/test_browser.py: JupyterLab in headless Chromium), ``hub`` (tests/test_hub.py)
+  and ``slow`` (marked by hand).
 """
 import ipaddress
 import os
@@ -39,7 +41,8 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // 2)))
 
 MARKS_BY_FILE = {"test_claims_": "claims", "test_grader": "grader", "test_sandbox": "grader",
-                 "test_forgery": "grader", "test_jupyterlab": "lab", "test_hub": "hub"}
+                 "test_forgery": "grader", "test_jupyterlab": "lab", "test_hub": "hub",
+                 "test_browser": "browser"}
 _connect = socket.socket.connect
 
 

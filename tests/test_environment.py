@@ -45,6 +45,8 @@ def test_each_kind_of_test_gets_its_marker(pytestconfig):
                     if getattr(p, "__file__", None) == str(ROOT / "conftest.py"))
 
     items = [FakeItem(p) for p in ("tests/test_claims_05.py", "notebooks/05_x.ipynb", "tests/test_grader.py",
-                                   "tests/test_jupyterlab.py", "tests/test_train.py")]
+                                   "tests/test_jupyterlab.py", "tests/test_browser.py", "tests/test_hub.py",
+                                   "tests/test_forgery.py", "tests/test_train.py")]
     conftest.pytest_collection_modifyitems(items)
-    assert [i.marks for i in items] == [["claims"], ["notebooks"], ["grader"], ["lab"], []]
+    assert [i.marks for i in items] == [["claims"], ["notebooks"], ["grader"], ["lab"], ["browser"], ["hub"],
+                                         ["grader"], []]
