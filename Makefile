@@ -29,7 +29,7 @@ PYTEST := $(BIN)/python -m pytest $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS)
 # in a browser), the hub, slow tests.
 FAST := not (slow or claims or notebooks or grader or lab or browser or hub)
 
-.PHONY: setup setup-dev setup-hub lab hub hub-proxy test test-fast sync doctor lock clean-env grading-sandbox headless-browser
+.PHONY: setup setup-dev setup-hub lab hub hub-proxy test test-fast sync doctor lock clean-env grading-sandbox headless-browser site site-clean
 setup: $(LAB_STAMP)
 setup-hub: $(HUB_STAMP)
 setup-dev: $(DEV_STAMP)
@@ -106,6 +106,19 @@ sync: setup-dev
 
 doctor: setup
 	$(BIN)/tlcourse doctor
+
+# The course site (Jupyter Book 1, offline): every notebook executed in the cpu profile, the
+# exercises shown without running, never solutions/; open site/_build/html/index.html.
+# jupyter-cache keeps the outputs outside the notebooks and runs a notebook again only when its
+# code changes: the first build takes about as long as running the nine notebooks (half an hour
+# on 2 cores), a rebuild after a prose edit seconds. TLCOURSE_PROFILE=smoke make site builds a
+# quick check of the same path into site/_build/smoke/html. After a change to tlcourse/ itself,
+# `make site-clean` first: the cache only sees the notebooks' code.
+site: setup-dev
+	$(BIN)/python site/build.py
+
+site-clean:
+	rm -rf site/_build
 
 # Re-pin constraints.txt: resolve the ranges in pyproject.toml afresh in a throw-away venv.
 lock:

@@ -44,14 +44,14 @@ def _environment_pins() -> dict[str, str]:
 
 def test_every_requirement_is_pinned_inside_its_range():
     pins = _constraints()
-    for req in _requirements("lab", "test", "hub"):
+    for req in _requirements("lab", "test", "hub", "site"):
         assert _name(req.name) in pins, f"{req.name} is not pinned in constraints.txt: run `make lock`"
         assert req.specifier.contains(pins[_name(req.name)]), (
             f"constraints.txt pins {req.name}=={pins[_name(req.name)]}, outside pyproject's {req}")
 
 
-def test_dev_extra_is_lab_test_and_hub():
-    assert PROJECT["optional-dependencies"]["dev"] == ["tlcourse[lab,test,hub]"]
+def test_dev_extra_is_lab_test_hub_and_site():
+    assert PROJECT["optional-dependencies"]["dev"] == ["tlcourse[lab,test,hub,site]"]
 
 
 def test_learner_environment_excludes_test_tools():
@@ -67,8 +67,9 @@ def test_environment_yml_is_the_learner_set_at_the_constrained_versions():
 
 # Declared for what they run, not for an import: the notebook server, its kernel, the pytest
 # plugins (nbval; pytest-xdist, which runs `make test` in two processes), the pairing tool
-# (jupytext is also imported by the notebook-source test) and the workshop hub (`make hub`).
-PROGRAMS = {"jupyterlab", "ipykernel", "nbval", "jupytext", "pytest", "pytest-xdist", "jupyterhub"}
+# (jupytext is also imported by the notebook-source test), the workshop hub (`make hub`) and the
+# site builder (jupyter-book, which site/build.py runs).
+PROGRAMS = {"jupyterlab", "ipykernel", "nbval", "jupytext", "pytest", "pytest-xdist", "jupyterhub", "jupyter-book"}
 
 
 def test_every_declared_library_is_imported_somewhere():
@@ -79,7 +80,7 @@ def test_every_declared_library_is_imported_somewhere():
             modules_of.setdefault(_name(dist), set()).add(module)
     code = "\n".join(p.read_text() for folder in ("tlcourse", "tests", "benchmarks")
                      for p in (ROOT / folder).rglob("*.py"))
-    for req in _requirements("lab", "test", "hub"):
+    for req in _requirements("lab", "test", "hub", "site"):
         if _name(req.name) in PROGRAMS:
             continue
         modules = modules_of.get(_name(req.name), set())
