@@ -29,7 +29,7 @@ PYTEST := $(BIN)/python -m pytest $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS)
 # in a browser), the hub, slow tests.
 FAST := not (slow or claims or notebooks or grader or lab or browser or hub)
 
-.PHONY: setup setup-dev setup-hub lab hub hub-proxy test test-fast sync doctor lock clean-env grading-sandbox headless-browser site site-clean
+.PHONY: setup setup-dev setup-hub lab hub hub-proxy test test-fast sync doctor lock clean-env grading-sandbox headless-browser site site-clean test-solutions-cpu
 setup: $(LAB_STAMP)
 setup-hub: $(HUB_STAMP)
 setup-dev: $(DEV_STAMP)
@@ -97,6 +97,11 @@ headless-browser:
 
 test-fast: setup-dev
 	$(PYTEST) -m "$(FAST)" tests
+
+# Every solutions notebook in the cpu profile with strict checks (about 14 minutes of one core):
+# full marks at the sizes learners run, not only in smoke. Run before a release.
+test-solutions-cpu: setup-dev
+	TLCOURSE_TEST_SOLUTIONS_CPU=1 $(PYTEST) tests/test_solutions_cpu.py
 
 # After editing a notebook (its .py source or the .ipynb in JupyterLab): bring each pair in step
 # (the newer file wins; a new .py gets its .ipynb), then regenerate exercises/ from solutions/.
