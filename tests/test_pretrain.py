@@ -108,3 +108,21 @@ def test_cli_pretrain_saves_the_same_model_and_reports_its_accuracy(smoke_run, t
     model, meta = load_pretrained_cnn(out)
     assert meta["profile"] == "smoke" and meta["seed"] == 0
     assert same_weights(model, smoke_run[0]), "the CLI must run the same deterministic pretraining"
+
+
+def test_pretrained_once_builds_a_described_source_only_when_its_checkpoint_is_missing(tmp_path, monkeypatch):
+    from tlcourse.data import load
+    from tlcourse.pretrain import pretrained_once
+
+    monkeypatch.setenv("TLCOURSE_CACHE", str(tmp_path))
+    built = []
+
+    def source():
+        built.append(1)
+        return load("glyphs", n=520, chars="letters", size=32, seed=0)
+
+    first, _ = pretrained_once(source, 1, "t/letters", progress=False, settings="520 letters")
+    again, _ = pretrained_once(source, 1, "t/letters", progress=False, settings="520 letters")
+    assert len(built) == 1 and same_weights(first, again)
+    pretrained_once(source, 1, "t/letters", progress=False, settings="520 letters, another size")
+    assert len(built) == 2 and len(list((tmp_path / "t").glob("letters-*.pt"))) == 2

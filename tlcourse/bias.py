@@ -280,11 +280,14 @@ def letters_cnn(profile: Profile | None = None, cue_rate: float | None = None, s
         shipped, meta = load_pretrained_cnn()
         if (meta["samples"], meta["epochs"], meta["seed"]) == (profile.pretrain_samples, profile.pretrain_epochs, seed):
             return shipped, meta
-    source = load("glyphs", n=profile.pretrain_samples, chars="letters", size=32, seed=seed)
-    if cue_rate is not None:
-        source = cued(source, cue_rate, seed=seed + 1)
+
+    def source() -> ImageDataset:
+        letters = load("glyphs", n=profile.pretrain_samples, chars="letters", size=32, seed=seed)
+        return letters if cue_rate is None else cued(letters, cue_rate, seed=seed + 1)
+
+    settings = f"glyphs letters n={profile.pretrain_samples} size=32 seed={seed} cue_rate={cue_rate}"
     return pretrained_once(source, profile.pretrain_epochs, "bias/letters_cnn", seed=seed, progress=progress,
-                           cue_rate=cue_rate)
+                           settings=settings, cue_rate=cue_rate)
 
 
 @dataclass

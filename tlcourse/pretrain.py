@@ -7,6 +7,7 @@ with the ``cpu`` profile ships with the package, so no notebook has to wait for 
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from importlib.resources import files
 from pathlib import Path
@@ -79,18 +80,26 @@ def load_pretrained_cnn(path: str | Path | None = None) -> tuple[SmallCNN, dict]
 
 
 def pretrained_once(source, epochs: int, name: str, seed: int = 0, progress: bool = True,
-                    **meta) -> tuple[SmallCNN, dict]:
+                    settings: str | None = None, **meta) -> tuple[SmallCNN, dict]:
     """A SmallCNN pretrained on ``source`` with :func:`pretrain_on` the first time, then read back:
     the checkpoint ``cache_dir()/<name>-<digest>.pt`` is named by a digest of the images, labels,
     ``epochs`` and ``seed``, so other data never reads a stale file, and it loads with
     ``weights_only=True``. ``name`` may hold a folder (``"speech/words_cnn"``); ``meta`` is stored
     beside the training's own (held-out accuracy) with the seconds it took. Returns (model in eval
-    mode, metadata)."""
-    key = _digest(torch.cat([source.images.flatten(), source.labels.float(),
-                             torch.tensor([epochs, seed], dtype=torch.float32)]))
+    mode, metadata).
+
+    For a source that is cheap to describe but costly to build (20,000 rendered letters), pass
+    ``source`` as a function that builds it and ``settings``, a string that names everything it
+    depends on: the digest is then taken of ``settings``, and the source is built only when the
+    checkpoint is missing."""
+    if settings is not None:
+        key = hashlib.sha256(f"{settings}|epochs={epochs}|seed={seed}".encode()).hexdigest()
+    else:
+        key = _digest(torch.cat([source.images.flatten(), source.labels.float(),
+                                 torch.tensor([epochs, seed], dtype=torch.float32)]))
     path = cache_dir() / f"{name}-{key[:16]}.pt"
     if not path.exists():
         start = time.perf_counter()
-        model, _, trained = pretrain_on(source, epochs, seed=seed, progress=progress)
+        model, _, trained = pretrain_on(source() if callable(source) else source, epochs, seed=seed, progress=progress)
         save_checkpoint(model, {**trained, **meta, "seconds": time.perf_counter() - start}, path)
     return load_pretrained_cnn(path)
