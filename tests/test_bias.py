@@ -167,11 +167,13 @@ def test_the_planted_cue_question_re_measures_the_learners_model_and_names_the_u
     monkeypatch.setattr(references, "cue", lambda: cue)
     from tlcourse.train import evaluate
 
-    model = Pixels()  # reads only the mark: class 0 from the top-left square, class 1 from the bottom-right one
+    # reads only the mark: class 0 from the top-left square, class 1 from the bottom-right one; built
+    # from torch.nn layers, as the checks (outside the notebook) rebuild only course and torch classes
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(32 * 32, 2))
     corners = bias.add_mark(torch.zeros(2, 1, 32, 32), torch.tensor([0, 1])).flatten(1)
     with torch.no_grad():
-        model.head.weight.copy_(corners)
-        model.head.bias.zero_()
+        model[1].weight.copy_(corners)
+        model[1].bias.zero_()
     drop = 100 * (evaluate(model, cue.cued.test)["accuracy"] - evaluate(model, cue.counterfactual)["accuracy"])
     assert drop > ex.THRESHOLD
 
@@ -183,3 +185,5 @@ def test_the_planted_cue_question_re_measures_the_learners_model_and_names_the_u
     verdict = ex.q4.evaluate({"model": model, "drop": drop, "leans_on_mark": False})
     assert "should be True" in " ".join(verdict.feedback)
     assert ex.q4.evaluate({"model": "a model", "drop": drop, "leans_on_mark": True}).points == 0
+    verdict = ex.q4.evaluate({"model": Pixels(), "drop": drop, "leans_on_mark": True})  # a class of its own
+    assert verdict.points == 0 and "could not be handed to the checks" in verdict.feedback[0]
