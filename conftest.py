@@ -66,10 +66,28 @@ def loopback_only(sock: socket.socket, address):
 socket.socket.connect = loopback_only
 
 
-def pytest_collection_modifyitems(items):
+# Notebooks tests/test_browser.py runs top to bottom in JupyterLab, asserting that every code cell
+# ran and none shows an error: when those tests run in this session, nbval does not run them again.
+RUN_IN_THE_BROWSER = ("notebooks/03_fine_tuning.ipynb", "notebooks/08_when_to_use.ipynb")
+
+
+def _browser_available() -> bool:
+    import importlib.util
+    import shutil
+
+    chromium = os.environ.get("TLCOURSE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    return bool(chromium) and importlib.util.find_spec("playwright") is not None
+
+
+def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.notebooks)
         for prefix, mark in MARKS_BY_FILE.items():
             if item.path.name.startswith(prefix):
                 item.add_marker(getattr(pytest.mark, mark))
+    if any(item.path.name == "test_browser.py" for item in items) and _browser_available():
+        twice = [item for item in items if item.nodeid.startswith(RUN_IN_THE_BROWSER)]
+        if twice:
+            config.hook.pytest_deselected(items=twice)
+            items[:] = [item for item in items if item not in twice]

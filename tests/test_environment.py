@@ -34,7 +34,7 @@ def test_loopback_stays_reachable():
 
 class FakeItem:
     def __init__(self, path):
-        self.path, self.marks = Path(path), []
+        self.path, self.marks, self.nodeid = Path(path), [], path
 
     def add_marker(self, mark):
         self.marks.append(mark.name)
@@ -47,6 +47,22 @@ def test_each_kind_of_test_gets_its_marker(pytestconfig):
     items = [FakeItem(p) for p in ("tests/test_claims_05.py", "notebooks/05_x.ipynb", "tests/test_grader.py",
                                    "tests/test_jupyterlab.py", "tests/test_browser.py", "tests/test_hub.py",
                                    "tests/test_forgery.py", "tests/test_train.py")]
-    conftest.pytest_collection_modifyitems(items)
+    conftest.pytest_collection_modifyitems(pytestconfig, items)
     assert [i.marks for i in items] == [["claims"], ["notebooks"], ["grader"], ["lab"], ["browser"], ["hub"],
                                          ["grader"], []]
+
+
+def test_notebooks_the_browser_runs_are_not_run_again_by_nbval(pytestconfig, monkeypatch):
+    conftest = next(p for p in pytestconfig.pluginmanager.get_plugins()
+                    if getattr(p, "__file__", None) == str(ROOT / "conftest.py"))
+    deselected = []
+    monkeypatch.setattr(pytestconfig.hook, "pytest_deselected", lambda items: deselected.extend(items))
+    paths = ("notebooks/03_fine_tuning.ipynb::Cell 0", "notebooks/05_x.ipynb::Cell 0", "tests/test_browser.py")
+    for available, left in ((True, [paths[1], paths[2]]), (False, list(paths))):
+        monkeypatch.setattr(conftest, "_browser_available", lambda: available)
+        items = [FakeItem(p) for p in paths]
+        for item in items:
+            item.path = Path(item.nodeid.split("::")[0])
+        conftest.pytest_collection_modifyitems(pytestconfig, items)
+        assert [i.nodeid for i in items] == left
+    assert [i.nodeid for i in deselected] == [paths[0]]
