@@ -107,13 +107,16 @@ def as_data(value, names: dict[int, str] | None = None, depth: int = 0):
     """``value`` with what cannot cross as data replaced by records (see the module's docstring)."""
     if depth > 20:
         raise ValueError("nested too deep")
+    if type(value).__module__ == "numpy" and getattr(value, "shape", None) == () and hasattr(value, "item"):
+        return value.item()  # a NumPy scalar (np.float64 is also a float): a plain Python number
     if isinstance(value, nn.Module) or isinstance(value, (torch.Tensor, str, bytes, int, float, bool, type(None))):
         return value
     if isinstance(value, PurePath):
         return str(value)
     if type(value).__name__ == "DataFrame" and hasattr(value, "to_dict"):
         split = value.to_dict("split")
-        return Table(list(split["columns"]), list(split["index"]), [list(r) for r in split["data"]])
+        return Table(*(as_data(list(split[k]), names, depth + 1) for k in ("columns", "index")),
+                     [as_data(list(r), names, depth + 1) for r in split["data"]])
     if isinstance(value, torch.optim.Optimizer):
         names = names or {}
         groups = [{**{k: v for k, v in group.items() if k != "params" and isinstance(v, (int, float, bool, tuple))},
@@ -126,8 +129,6 @@ def as_data(value, names: dict[int, str] | None = None, depth: int = 0):
     if isinstance(value, dict):
         return {k if isinstance(k, (str, int, float, bool)) else str(k): as_data(v, names, depth + 1)
                 for k, v in value.items()}
-    if hasattr(value, "item") and getattr(value, "shape", None) == ():  # a numpy scalar
-        return value.item()
     if type(value).__module__ == "numpy" and hasattr(value, "dtype") and not value.dtype.hasobject:
         return torch.from_numpy(value.copy()) if value.dtype.kind in "biuf" else value.tolist()
     if callable(value):
