@@ -4,9 +4,9 @@
 with reference runs of the profile the notebook runs in, so a solution can pass in `smoke` and
 fall short at the `cpu` profile's sizes: this file runs each solutions notebook top to bottom in
 the `cpu` profile, with strict checks (a check that is not fully correct raises, so the notebook
-fails). All eight take about 14 minutes of one core here, more than `make test`'s budget leaves,
-so they run with `make test-solutions-cpu` (``TLCOURSE_TEST_SOLUTIONS_CPU=1``) and are skipped
-otherwise; run it before a release and after changing a check or a reference.
+fails). All eight took 6 minutes in two processes here (2026-12-04), more than `make test`'s
+budget leaves, so they run with `make test-solutions-cpu` (``TLCOURSE_TEST_SOLUTIONS_CPU=1``) and
+are skipped otherwise; run it before a release and after changing a check or a reference.
 """
 import os
 from pathlib import Path
