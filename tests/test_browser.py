@@ -23,14 +23,14 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from servers import free_port, stop_group
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -62,12 +62,6 @@ def _missing(reason: str):
     if os.environ.get("CI"):
         pytest.fail(f"{reason} (CI is set: the browser tests may not be skipped)")
     pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _api(base: str, token: str, path: str, method: str = "GET"):
@@ -105,7 +99,7 @@ def lab(tmp_path_factory):
     for name, values in LAB_SETTINGS.items():
         (settings / name).parent.mkdir(parents=True, exist_ok=True)
         (settings / name).write_text(json.dumps(values))
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     # make lab fixes --ServerApp.root_dir=. (given twice, traitlets refuses it): the contents
     # and the kernels get their own roots instead, the copy.
     extra = (f"--no-browser --ServerApp.ip=127.0.0.1 --IdentityProvider.token={token} "
@@ -135,12 +129,7 @@ def lab(tmp_path_factory):
         yield base, token
     finally:
         _shut_down_kernels(base, token)
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=10)
+        stop_group(server)
         log.close()
 
 

@@ -10,7 +10,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,8 @@ import psutil
 import pytest
 import websocket  # websocket-client, which jupyter_server itself depends on
 
+from servers import free_port, stop_group
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "deploy" / "jupyterhub_config.py"
 PROXY = ROOT / ".hub" / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -31,12 +32,6 @@ JUPYTERHUB = Path(sys.executable).parent / "jupyterhub"
 LEARNERS = ("alice", "bob")
 PASSWORD = secrets.token_urlsafe(12)
 START_TIMEOUT = 90  # seconds for the hub, and then for both learners' servers, to answer
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -115,7 +110,7 @@ def hub(tmp_path_factory):
     if not PROXY.exists():
         pytest.skip("JupyterHub's proxy is not installed: `make hub-proxy` (needs Node.js and npm)")
     state = tmp_path_factory.mktemp("hub")
-    port, hub_port, proxy_api_port = _free_port(), _free_port(), _free_port()
+    port, hub_port, proxy_api_port = free_port(), free_port(), free_port()
     admin_token = secrets.token_hex(16)
     env = {**os.environ, "TLCOURSE_HUB_STATE": str(state), "TLCOURSE_HUB_PASSWORD": PASSWORD,
            "TLCOURSE_HUB_ADMIN_TOKEN": admin_token}
@@ -133,13 +128,7 @@ def hub(tmp_path_factory):
     finally:
         # Whatever the tests did: stop the hub, then anything it started that is still alive.
         running.remember_processes()
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        stop_group(process, seconds=30)
         for leftover in running.seen.values():
             try:
                 leftover.kill()

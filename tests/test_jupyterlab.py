@@ -2,8 +2,6 @@
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -11,13 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from servers import free_port, stop_group
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str):
@@ -27,7 +21,7 @@ def _get(url: str):
 
 @pytest.fixture(scope="module")
 def lab_server(tmp_path_factory):
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     runtime = tmp_path_factory.mktemp("jupyter-runtime")
     extra = f"--no-browser --ServerApp.ip=127.0.0.1 --IdentityProvider.token={token}"
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime)}
@@ -49,11 +43,7 @@ def lab_server(tmp_path_factory):
             pytest.fail("JupyterLab did not answer within 60 s")
         yield base, token
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop_group(server)
 
 
 def test_lab_lists_the_course_notebooks(lab_server):
