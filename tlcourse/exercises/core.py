@@ -142,9 +142,8 @@ class Problem:
         with preserved_rng():
             return self.verdict_on(round_trip(self.answer(values)))
 
-    def verdict_on(self, handed: Mapping[str, object]) -> Verdict:
+    def verdict_on(self, values: Mapping[str, object]) -> Verdict:
         """Check answers already handed over as data (what the grader's judge process calls)."""
-        values = handed
         missing = [n for n in self.variables if _unanswered(values.get(n))]
         unsent = [(n, values[n]) for n in self.variables if isinstance(values.get(n), NotSent)]
         if unsent and not missing:
@@ -228,11 +227,9 @@ class Problem:
         """Print the reference solution (taken from the solutions notebook); in the student kit,
         or with ``TLCOURSE_SOLUTIONS=off`` (an instructor's switch), say that there is none here.
         A solution shown is recorded (``OPENED``) and every later check prints the record."""
-        code = solution_code(self.exercise, self.name)
-        if code not in (NOT_IN_KIT.format(question=self.name), SOLUTIONS_OFF.format(env=SOLUTIONS_ENV, question=self.name)):
-            opened = f"{self.exercise} {self.name}"
-            OPENED.extend([opened] if opened not in OPENED else [])
-        print(f"{self.name} solution:\n{code}")
+        if stored_solution(self.exercise, self.name) is not None and f"{self.exercise} {self.name}" not in OPENED:
+            OPENED.append(f"{self.exercise} {self.name}")
+        print(f"{self.name} solution:\n{solution_code(self.exercise, self.name)}")
 
 
 NUMBER = re.compile(r"\d")
@@ -254,8 +251,8 @@ class Judgement(Problem):
     instructor_points: float = 2.0
     min_words: int = 30
 
-    def verdict_on(self, handed: Mapping[str, object]) -> Verdict:
-        text = handed.get(self.variables[0])
+    def verdict_on(self, values: Mapping[str, object]) -> Verdict:
+        text = values.get(self.variables[0])
         if _unanswered(text) or (isinstance(text, str) and not text.strip()):
             return Verdict(self.name, NOT_DONE, 0.0, 0.0,
                            [f"`{self.variables[0]}` is not written yet: answer in a few sentences, quoting "
@@ -276,14 +273,26 @@ class Judgement(Problem):
         return Verdict(self.name, INCORRECT if missing else WRITTEN, 0.0, 0.0, feedback)
 
 
+def _solutions_hidden() -> bool:
+    """In the student kit, or with the instructor's switch ``TLCOURSE_SOLUTIONS=off``."""
+    return KIT_MARKER.exists() or os.environ.get(SOLUTIONS_ENV, "").strip().lower() in ("off", "0", "no", "false")
+
+
+def stored_solution(exercise: str, question: str) -> str | None:
+    """The solution block of ``question`` as ``make-exercises`` stored it, if this build shows it
+    (None in the kit, with solutions switched off, or when none is stored)."""
+    if _solutions_hidden() or not SOLUTIONS_FILE.exists():
+        return None
+    return json.loads(SOLUTIONS_FILE.read_text()).get(exercise, {}).get(question)
+
+
 def solution_code(exercise: str, question: str) -> str:
     """The solution block of ``question`` in exercise ``exercise``, as ``make-exercises`` stored it,
     or why there is none."""
     if KIT_MARKER.exists():
         return NOT_IN_KIT.format(question=question)
-    if os.environ.get(SOLUTIONS_ENV, "").strip().lower() in ("off", "0", "no", "false"):
+    if _solutions_hidden():
         return SOLUTIONS_OFF.format(env=SOLUTIONS_ENV, question=question)
     if not SOLUTIONS_FILE.exists():
         return "(solutions are not installed: run `tlcourse make-exercises` in the course folder)"
-    stored = json.loads(SOLUTIONS_FILE.read_text())
-    return stored.get(exercise, {}).get(question, "(no stored solution for this question)")
+    return stored_solution(exercise, question) or "(no stored solution for this question)"
