@@ -13,7 +13,7 @@ from tlcourse.data import few_shot_subset
 from tlcourse.exercises import CORRECT, INCORRECT, NOT_DONE, PARTIAL, EXERCISES, Mistake, Problem, Requirement, questions
 from tlcourse.exercises import ex01, ex02, ex03, references
 from tlcourse.exercises.notebooks import SolutionMarkerError, make_exercises, split_solution, to_exercise
-from tlcourse.exercises.runner import CappedOutput
+from tlcourse.exercises.runner import CappedOutput, code_cells
 from tlcourse.freeze import apply_bn_policy, param_groups, set_trainable, unfreeze
 from tlcourse.models import SmallCNN, replace_head
 from tlcourse.pretrain import load_pretrained_cnn
@@ -156,6 +156,19 @@ def test_capped_output_keeps_the_start_and_counts_the_rest():
     out.write("0123456789abc")
     out.write("more")
     assert out.text() == "0123456789\n[... 7 more characters not kept]"
+
+
+def test_the_runner_reads_code_cells_as_jupyter_saves_them_and_converts_old_notebooks(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Title"),
+                                         nbformat.v4.new_code_cell("x = 1\nprint(x)"),
+                                         nbformat.v4.new_code_cell("")])
+    nbformat.write(nb, tmp_path / "v4.ipynb")  # sources on disk as lists of lines
+    assert '"x = 1\\n",' in (tmp_path / "v4.ipynb").read_text()
+    assert code_cells(tmp_path / "v4.ipynb") == [(1, "x = 1\nprint(x)"), (2, "")]
+    old = nbformat.v3.new_notebook(worksheets=[nbformat.v3.new_worksheet(cells=[
+        nbformat.v3.new_text_cell("markdown", source="# Title"), nbformat.v3.new_code_cell(input="y = 2")])])
+    (tmp_path / "v3.ipynb").write_text(nbformat.v3.writes_json(old))
+    assert code_cells(tmp_path / "v3.ipynb") == [(1, "y = 2")]
 
 
 # Each question on the reference answer and on the mistakes learners make.

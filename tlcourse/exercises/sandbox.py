@@ -135,7 +135,7 @@ def _probe(bwrap: str) -> tuple[bool, str]:
     with tempfile.TemporaryDirectory(prefix="tlcourse-probe-") as folder:
         hand_over(Path(folder))
         try:
-            done = subprocess.run(sandboxed([sys.executable, "-c", "import nbformat"], [folder]),
+            done = subprocess.run(sandboxed([sys.executable, "-c", "import IPython"], [folder]),
                                   capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
         except (OSError, subprocess.TimeoutExpired) as err:
             return False, f"bwrap could not start: {err}"
