@@ -23,7 +23,8 @@ CPU = get_profile("cpu")
 @pytest.fixture(scope="module")
 def adaptation():
     task = fonts_to_handwriting_task(CPU)
-    return run_adaptation(task, CPU.seeds, AdaptSettings.for_profile(CPU), progress=False)
+    # the budgets the claims below state; the notebook also shows 10 labels per class, printed there
+    return run_adaptation(task, CPU.seeds, AdaptSettings.for_profile(CPU), labels_per_class=(1, 5), progress=False)
 
 
 def mean(results: pd.DataFrame, strategy: str, per_class: int = 0) -> float:
@@ -85,8 +86,13 @@ def test_the_oracle_stays_well_above_the_best_unsupervised_method(adaptation):
 
 @pytest.fixture(scope="module")
 def scans(cpu_solar, measured):
-    return measured(cpu_solar, ["linear_probe", "adabn_probe", "finetune_last_k", "small_scratch"],
-                    CPU.scan_labels_per_class, CPU.seeds, Settings.for_profile(CPU))
+    """The runs the claims compare: every strategy at 50 labels per class, and the fine-tuned
+    network at 10 too (the augmentation claim); the notebook prints the rest of its table."""
+    largest, smallest = max(CPU.scan_labels_per_class), min(CPU.scan_labels_per_class)
+    settings = Settings.for_profile(CPU)
+    return pd.concat([measured(cpu_solar, ["linear_probe", "adabn_probe", "finetune_last_k", "small_scratch"],
+                               [largest], CPU.seeds, settings),
+                      measured(cpu_solar, ["finetune_last_k"], [smallest], CPU.seeds, settings)])
 
 
 def test_with_50_labels_per_class_imagenet_features_beat_scratch_by_3_points(scans):
@@ -103,7 +109,7 @@ def test_adabn_hurts_the_probe_on_scans_by_more_than_3_points(scans):
 
 
 def test_dihedral_augmentation_gains_no_more_than_2_points(cpu_solar, scans, measured):
-    augmented = measured(cpu_solar, ["finetune_last_k"], CPU.scan_labels_per_class[:1], CPU.seeds,
+    augmented = measured(cpu_solar, ["finetune_last_k"], [min(CPU.scan_labels_per_class)], CPU.seeds,
                          Settings.for_profile(CPU, augment="dihedral"))
     both = pd.concat([scans, augmented.assign(strategy="augmented")])
     assert gain(both, "augmented", "finetune_last_k").loc[10] <= 2  # measured: -0.8 (66.3% vs 67.1%)
