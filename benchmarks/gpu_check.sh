@@ -7,7 +7,7 @@
 #
 #   bash benchmarks/gpu_check.sh [--out DIR]   # default DIR: gpu_check_results
 #   bash benchmarks/gpu_check.sh --cpu         # the same steps on the CPU at tiny sizes, notebooks
-#                                              # only checked, not run: a test of this script
+#                                              # only checked, not run, the speed goal not judged: a test of this script
 # Exit status: 0 passed, 1 a goal missed or a notebook failed, 2 no GPU (or bad arguments).
 set -euo pipefail
 

@@ -6,7 +6,8 @@ Reads, from that folder, ``train_speed.json`` (``benchmarks/train_speed.py --jso
 ``notebooks.json`` (``benchmarks/run_notebooks.py --json``) and, when present, ``nvidia-smi.txt``.
 The key number is the loop efficiency: full fine-tuning through ``fit`` as a share of the bare
 training step's images/s, on the course's default path (bf16 + channels_last where it ran).
-Exit status 0 when every such share meets the goal and every notebook finished; 1 otherwise.
+Exit status 0 when every such share meets the goal (on a GPU; on the CPU it is only reported) and
+every notebook finished; 1 otherwise.
 """
 from __future__ import annotations
 
@@ -16,9 +17,13 @@ from pathlib import Path
 
 
 def verdict(speed: dict, notebooks: list[dict]) -> list[str]:
-    """What failed, one line each (empty: the check passed)."""
+    """What failed, one line each (empty: the check passed). The speed goal is a GPU's: on the
+    CPU (``--cpu``, the script testing itself at tiny sizes on a machine that may be busy) the
+    ratio is reported, not judged."""
     rows = speed["tables"]["loop efficiency"]
     default = [r for r in rows if r["precision"] != "fp32"] or rows  # the path fit takes by default
+    if speed["hardware"].get("device") == "cpu":
+        default = []
     problems = [f"{r['model']} at {r['image size']}px ({r['precision']}): fit runs {r['fit / bare']:.0%} "
                 f"of the bare step, below the {speed['efficiency goal']:.0%} goal" for r in default
                 if r["fit / bare"] < speed["efficiency goal"]]

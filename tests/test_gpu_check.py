@@ -71,6 +71,8 @@ def test_the_report_fails_below_the_goal_and_on_a_failed_notebook(tmp_path):
     assert "60%" in problem and "70% goal" in problem
     late = [ok[0] | {"status": "timeout", "error": "still running after its budget of 120 s"}]
     assert report.verdict(_speed(0.8), late) == ["02.ipynb: timeout still running after its budget of 120 s"]
+    on_cpu = _speed(0.6) | {"hardware": {"device": "cpu"}}  # --cpu: a busy CPU's ratio is not judged
+    assert report.verdict(on_cpu, ok) == []
     (tmp_path / "train_speed.json").write_text(json.dumps(_speed(0.6)))
     (tmp_path / "notebooks.json").write_text(json.dumps(ok))
     assert report.main([str(tmp_path)]) == 1
