@@ -67,7 +67,8 @@ print(f"profile {profile.name}: {len(digits.pool)} pool digits to draw budgets f
 # true: the same rendered letters as notebook 01, but with every label **shuffled** (an "A"
 # is called "Q" in one image and "F" in the next). The network is pretrained on them exactly as
 # the letters network was (same architecture, optimizer and epochs) and cached after the first
-# run. Can such a start be *worse than no pretraining at all*?
+# run (at the `cpu` profile's sizes the package ships it already trained, as it ships the letters
+# network). Can such a start be *worse than no pretraining at all*?
 
 # %%
 _, shuffled_meta = misleading_cnn(profile)
@@ -364,7 +365,7 @@ print(f"words of the terms that no training tweet contains ({len(unseen)}): {', 
 # each source's frozen features, each source fine-tuned, and scratch.
 
 # %%
-cue = bias.cue_tasks(profile)  # the first run pretrains the cued source, then it is cached
+cue = bias.cue_tasks(profile)  # the first run pretrains the cued source (cpu profile: shipped), then it is cached
 settings = Settings.for_profile(profile)
 few = profile.finetune_labels_per_class[len(profile.finetune_labels_per_class) // 2]
 print(f"cued source: {100 * cue.source_meta['source_accuracy']:.1f}% on held-out marked letters "

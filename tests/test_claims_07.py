@@ -3,7 +3,7 @@ and seeds (0, 1, 2).
 
 Letters-pretrained SmallCNN -> handwritten digits (mnist5k at 32 x 32, the pool and test set of
 notebooks 02 and 03), 150 steps per network run, networks at 1 and 50 labels per class. The misleading source: a SmallCNN pretrained on
-5,000 rendered letters with shuffled labels (3 epochs). The cures: one label per class, every
+5,000 rendered letters with shuffled labels (3 epochs; shipped in the package, `tlcourse pretrain --sources`). The cures: one label per class, every
 block at lr 1e-2 and each cure one change from it; forgetting scored on 988 rendered letters the
 letters network never saw (glyphs seed 1). Margins are percentage points of test accuracy, means
 over the three seeds. Three module fixtures make every run once; the tests only read them.

@@ -6,8 +6,8 @@
    95% bootstrap intervals (2,000 draws, seed 0). Nothing here is random but the bootstrap, so
    to see that the claims do not hang on the particular tweets, the probe is also refitted on
    three random 80% subsets of the pool (seeds 0, 1, 2).
-2. The planted cue: the letters SmallCNN pretrained with marks (20,000 letters, 3 epochs) and
-   without (the shipped checkpoint), transferred to marked digits with 5 labels per class,
+2. The planted cue: the letters SmallCNN pretrained with marks (20,000 letters, 3 epochs; shipped
+   in the package, `tlcourse pretrain --sources`) and without (the shipped checkpoint), transferred to marked digits with 5 labels per class,
    seeds (0, 1, 2), 150 steps per network run. Accuracies and drops in percentage points, means
    over the three seeds.
 """

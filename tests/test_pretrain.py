@@ -3,6 +3,7 @@ round-trip through ``torch.load(weights_only=True)``, and a missing checkpoint s
 
 Every training run here uses the ``smoke`` profile (1,000 glyphs, 1 epoch): a few seconds each.
 """
+import os
 import string
 from pathlib import Path
 
@@ -126,3 +127,59 @@ def test_pretrained_once_builds_a_described_source_only_when_its_checkpoint_is_m
     assert len(built) == 1 and same_weights(first, again)
     pretrained_once(source, 1, "t/letters", progress=False, settings="520 letters, another size")
     assert len(built) == 2 and len(list((tmp_path / "t").glob("letters-*.pt"))) == 2
+
+
+def test_pretrained_once_reads_a_shipped_checkpoint_of_the_same_digest_and_trains_for_any_other(tmp_path, monkeypatch):
+    from tlcourse.data import load
+    from tlcourse.pretrain import pretrained_once
+
+    shipped, cache = tmp_path / "shipped", tmp_path / "cache"
+    monkeypatch.setenv("TLCOURSE_CACHE", str(cache))
+    monkeypatch.setattr(pretrain_module, "shipped_sources_dir", lambda: shipped)
+    letters = load("glyphs", n=520, chars="letters", size=32, seed=0)
+    made, _ = pretrained_once(letters, 1, "t/letters", progress=False, settings="520 letters")
+    (shipped / "t").mkdir(parents=True)
+    for path in (cache / "t").glob("letters-*.pt"):
+        path.rename(shipped / "t" / path.name)  # as `tlcourse pretrain --sources` ships it
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained although the package ships this checkpoint")
+
+    monkeypatch.setattr(pretrain_module, "pretrain_on", no_training)
+    read, _ = pretrained_once(letters, 1, "t/letters", progress=False, settings="520 letters")
+    assert same_weights(read, made) and not list(cache.glob("t/*.pt"))
+    with pytest.raises(AssertionError, match="trained although"):  # other settings: not the shipped one
+        pretrained_once(letters, 2, "t/letters", progress=False, settings="520 letters")
+
+
+def test_the_shipped_sources_are_the_ones_the_cpu_profile_asks_for(tmp_path, monkeypatch):
+    """Notebook 07's cpu-profile sources are read from the package, not trained: a shipped file
+    whose digest no longer matches the code (`tlcourse pretrain --sources` rewrites it) fails here."""
+    from tlcourse.bias import SOURCE_CUE_RATE, letters_cnn
+    from tlcourse.limits import misleading_cnn
+
+    monkeypatch.setenv("TLCOURSE_CACHE", str(tmp_path))
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("not shipped for this code: run `tlcourse pretrain --sources` and commit the files")
+
+    monkeypatch.setattr(pretrain_module, "pretrain_on", no_training)
+    cpu = get_profile("cpu")
+    cued, meta = letters_cnn(cpu, SOURCE_CUE_RATE)
+    assert meta["cue_rate"] == SOURCE_CUE_RATE and meta["source_accuracy"] >= 0.99
+    shuffled, meta = misleading_cnn(cpu, progress=False)
+    assert meta["source_accuracy"] < 0.1  # shuffled labels: about chance (1 in 26)
+    assert {p.name for p in pretrain_module.shipped_sources_dir().rglob("*.pt")} == \
+        {p.name for p in pretrain_module.shipped_sources_dir().rglob("*_cnn-*.pt")}
+    assert len(list(pretrain_module.shipped_sources_dir().rglob("*.pt"))) == 2  # no stale copy left behind
+
+
+def test_cli_pretrain_sources_writes_what_it_had_to_train(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(pretrain_module, "shipped_sources_dir", lambda: tmp_path / "shipped")
+    monkeypatch.setenv("TLCOURSE_CACHE", str(tmp_path / "mine"))
+    assert cli.main(["pretrain", "--profile", "smoke", "--sources"]) == 0
+    written = sorted(p.relative_to(tmp_path / "shipped").parent.name for p in (tmp_path / "shipped").rglob("*.pt"))
+    assert written == ["bias", "limits"] and "wrote" in capsys.readouterr().out
+    assert str(tmp_path / "mine") == os.environ["TLCOURSE_CACHE"]  # restored
+    assert cli.main(["pretrain", "--profile", "smoke", "--sources"]) == 0
+    assert "nothing to write" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""Command line: ``tlcourse doctor | pretrain | make-exercises [--kit DIR] | grade``."""
+"""Command line: ``tlcourse doctor | pretrain [--sources] | make-exercises [--kit DIR] | grade``."""
 from __future__ import annotations
 
 import argparse
@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--profile", default="cpu", help="sizes to use (default: cpu, as shipped)")
     pre.add_argument("--seed", type=int, default=0)
     pre.add_argument("--out", default=None, help="checkpoint path (default: the cache directory)")
+    pre.add_argument("--sources", action="store_true", help="instead, pretrain the sources the package "
+                     "ships for notebook 07 (cued letters, shuffled letters) and write any that changed "
+                     "into tlcourse/assets/pretrained/ (for maintainers)")
     make = sub.add_parser("make-exercises", help="write exercises/ from solutions/ (solutions are the source)")
     make.add_argument("--solutions", default="solutions", help="folder of solutions notebooks")
     make.add_argument("--exercises", default="exercises", help="folder to write exercise notebooks to")
@@ -96,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "doctor":
         return doctor()
+    if args.command == "pretrain" and args.sources:
+        return pretrain_sources(args.profile)
     if args.command == "pretrain":
         return pretrain(args.profile, args.seed, args.out)
     if args.command == "make-exercises" and args.kit:
@@ -167,6 +172,48 @@ def pretrain(profile_name: str, seed: int, out: str | None) -> int:
     path = save_checkpoint(model, meta, out or cache_dir() / "small_cnn_letters.pt")
     print(history.to_frame().round(4).to_string(index=False))
     print(f"held-out letter accuracy {meta['source_accuracy']:.2%}; saved {path}")
+    return 0
+
+
+def pretrain_sources(profile_name: str) -> int:
+    """Make the pretrained sources the package ships (:func:`tlcourse.pretrain.shipped_sources_dir`)
+    in an empty cache, and copy each checkpoint that had to be trained into the package: after a
+    change to how a source is made, its digest changes and the shipped copy is no longer found."""
+    import os
+    import shutil
+    import tempfile
+
+    from .bias import SOURCE_CUE_RATE, letters_cnn
+    from .config import CACHE_ENV
+    from .limits import misleading_cnn
+    from .pretrain import shipped_sources_dir
+
+    import torch
+
+    profile, before = get_profile(profile_name), os.environ.get(CACHE_ENV)
+    # One thread, as each test process trains: the shipped file is then the one a test process
+    # would make (other thread counts round differently, and the sources' claims move with them).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory(prefix="tlcourse-sources-") as cache:
+        os.environ[CACHE_ENV] = cache
+        try:
+            letters_cnn(profile, SOURCE_CUE_RATE, progress=True)
+            misleading_cnn(profile, progress=True)
+        finally:
+            torch.set_num_threads(threads)
+            if before is None:
+                del os.environ[CACHE_ENV]
+            else:
+                os.environ[CACHE_ENV] = before
+        trained = sorted(Path(cache).rglob("*_cnn-*.pt"))
+        for path in trained:
+            target = shipped_sources_dir() / path.relative_to(cache)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            print(f"wrote {target}")
+    if not trained:
+        print(f"every source was already shipped in {shipped_sources_dir()}: nothing to write")
     return 0
 
 

@@ -28,6 +28,13 @@ def shipped_checkpoint_path() -> Path:
     return Path(str(files("tlcourse") / "assets" / SHIPPED_CHECKPOINT))
 
 
+def shipped_sources_dir() -> Path:
+    """Where the package ships finished :func:`pretrained_once` checkpoints: the sources the
+    ``cpu`` profile pretrains for notebooks 07 (the cued letters network, the shuffled-letters one),
+    each under the name its cache file would have."""
+    return Path(str(files("tlcourse") / "assets" / "pretrained"))
+
+
 def pretrain_small_cnn(profile: Profile | None = None, seed: int = 0, lr: float = 3e-3,
                        progress: bool = True) -> tuple[SmallCNN, History, dict]:
     """Train a SmallCNN on rendered letters; return (model, history, metadata).
@@ -91,13 +98,20 @@ def pretrained_once(source, epochs: int, name: str, seed: int = 0, progress: boo
     For a source that is cheap to describe but costly to build (20,000 rendered letters), pass
     ``source`` as a function that builds it and ``settings``, a string that names everything it
     depends on: the digest is then taken of ``settings``, and the source is built only when the
-    checkpoint is missing."""
+    checkpoint is missing.
+
+    A checkpoint the package ships under the same name (:func:`shipped_sources_dir`) is read
+    instead of training: the name holds the digest, so it is only found for exactly this data and
+    these settings (``tlcourse pretrain-sources`` writes them)."""
     if settings is not None:
         key = hashlib.sha256(f"{settings}|epochs={epochs}|seed={seed}".encode()).hexdigest()
     else:
         key = _digest(torch.cat([source.images.flatten(), source.labels.float(),
                                  torch.tensor([epochs, seed], dtype=torch.float32)]))
-    path = cache_dir() / f"{name}-{key[:16]}.pt"
+    file = f"{name}-{key[:16]}.pt"
+    path = cache_dir() / file
+    if not path.exists() and (shipped_sources_dir() / file).exists():
+        return load_pretrained_cnn(shipped_sources_dir() / file)
     if not path.exists():
         start = time.perf_counter()
         model, _, trained = pretrain_on(source() if callable(source) else source, epochs, seed=seed, progress=progress)
