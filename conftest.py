@@ -49,27 +49,6 @@ SHARED_PROCESS = {"test_claims_02.py": "claims: digits", "test_claims_03.py": "c
                   "test_claims_04.py": "claims: tweets", "test_claims_07_bias.py": "claims: tweets"}
 
 
-# The longest units go first, so the two processes end together (longest processing time first):
-# seconds each took in the fresh-clone run of 2026-12-04; everything else follows in
-# pytest-xdist's order (most tests first), and none of it takes over a minute.
-HEAVIEST_FIRST = ("claims: digits",  # 560 s
-                  "claims: tweets",  # 459 s
-                  "tests/test_claims_06.py",  # 354 s
-                  "tests/test_claims_05.py",  # 300 s
-                  "tests/test_grader.py",  # 284 s
-                  "tests/test_sandbox.py",  # 65 s
-                  "tests/test_browser.py",  # 53 s
-                  "tests/test_exercises.py",  # 45 s
-                  "tests/test_forgery.py",  # 30 s
-                  "tests/test_speech.py")  # 27 s
-
-
-def heaviest_first(scopes) -> list[str]:
-    """``scopes`` in the order they are handed out: :data:`HEAVIEST_FIRST`, then the rest as given."""
-    listed = [s for s in HEAVIEST_FIRST if s in scopes]
-    return listed + [s for s in scopes if s not in HEAVIEST_FIRST]
-
-
 def process_scope(nodeid: str) -> str:
     """What runs in one process under ``--dist loadfile``: the test's file, or its shared group."""
     path = nodeid.split("::", 1)[0]
@@ -78,8 +57,7 @@ def process_scope(nodeid: str) -> str:
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_xdist_make_scheduler(config, log):
-    """``--dist loadfile``, with the claim files of :data:`SHARED_PROCESS` in one process each and
-    the units of :data:`HEAVIEST_FIRST` handed out first."""
+    """``--dist loadfile``, with the claim files of :data:`SHARED_PROCESS` in one process each."""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
@@ -87,13 +65,6 @@ def pytest_xdist_make_scheduler(config, log):
     class SharedFixtureScheduling(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
             return process_scope(nodeid)
-
-        def _assign_work_unit(self, node) -> None:
-            if not getattr(self, "ordered", False):  # the first call: the queue is complete
-                for scope in reversed(heaviest_first(list(self.workqueue))):
-                    self.workqueue.move_to_end(scope, last=False)
-                self.ordered = True
-            super()._assign_work_unit(node)
 
     return SharedFixtureScheduling(config, log)
 
