@@ -21,8 +21,7 @@ HUB_PORT ?= 8000
 HUB_EXTRA ?=
 # JupyterHub's proxy, from npm at the version pinned in deploy/package-lock.json.
 HUB_PROXY := .hub/node_modules/.bin/configurable-http-proxy
-# Test processes (pytest-xdist): the suite's files and notebooks in parallel, one core each; a
-# file stays in one process, with the claim files that share its fixtures (conftest.py).
+# Test processes (pytest-xdist): the suite's files and notebooks in parallel, one core each.
 # TEST_JOBS=1 runs everything in one process, as a plain `pytest` does.
 TEST_JOBS ?= 2
 PYTEST := $(BIN)/python -m pytest $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile)

@@ -40,35 +40,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # kernels and grader runs they start) do not fight over the same cores.
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // 2)))
 
-# `make test` hands each file (and each notebook) to one process as a whole (pytest-xdist
-# --dist loadfile). Claim files that read the same session fixtures (tests/conftest.py) also go to
-# the same process, so those fixtures are computed once: the letters->digits task and its scratch
-# baseline (notebooks 02, 03, 07), the tweets' MiniLM embeddings (04 and 07's bias audit).
-SHARED_PROCESS = {"test_claims_02.py": "claims: digits", "test_claims_03.py": "claims: digits",
-                  "test_claims_07.py": "claims: digits",
-                  "test_claims_04.py": "claims: tweets", "test_claims_07_bias.py": "claims: tweets"}
-
-
-def process_scope(nodeid: str) -> str:
-    """What runs in one process under ``--dist loadfile``: the test's file, or its shared group."""
-    path = nodeid.split("::", 1)[0]
-    return SHARED_PROCESS.get(Path(path).name, path)
-
-
-@pytest.hookimpl(optionalhook=True, tryfirst=True)
-def pytest_xdist_make_scheduler(config, log):
-    """``--dist loadfile``, with the claim files of :data:`SHARED_PROCESS` in one process each."""
-    if config.getvalue("dist") != "loadfile":
-        return None
-    from xdist.scheduler import LoadFileScheduling
-
-    class SharedFixtureScheduling(LoadFileScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return process_scope(nodeid)
-
-    return SharedFixtureScheduling(config, log)
-
-
 MARKS_BY_FILE = {"test_claims_": "claims", "test_grader": "grader", "test_sandbox": "grader",
                  "test_forgery": "grader", "test_jupyterlab": "lab", "test_hub": "hub",
                  "test_browser": "browser"}

@@ -34,7 +34,7 @@ def test_loopback_stays_reachable():
 
 class FakeItem:
     def __init__(self, path):
-        self.path, self.marks, self.nodeid = Path(path.split("::")[0]), [], path
+        self.path, self.marks, self.nodeid = Path(path), [], path
 
     def add_marker(self, mark):
         self.marks.append(mark.name)
@@ -50,24 +50,6 @@ def test_each_kind_of_test_gets_its_marker(pytestconfig):
     conftest.pytest_collection_modifyitems(pytestconfig, items)
     assert [i.marks for i in items] == [["claims"], ["notebooks"], ["grader"], ["lab"], ["browser"], ["hub"],
                                          ["grader"], []]
-
-
-def test_a_file_runs_in_one_process_with_the_claim_files_that_share_its_fixtures(pytestconfig, monkeypatch):
-    conftest = next(p for p in pytestconfig.pluginmanager.get_plugins()
-                    if getattr(p, "__file__", None) == str(ROOT / "conftest.py"))
-    ids = ("tests/test_claims_02.py::test_a", "tests/test_claims_02.py::test_b", "tests/test_claims_07.py::test_c",
-           "tests/test_claims_04.py::test_d", "tests/test_claims_07_bias.py::test_e", "tests/test_claims_05.py::test_f",
-           "notebooks/05_x.ipynb::Cell 0", "notebooks/05_x.ipynb::Cell 1", "tests/test_train.py::test_g[x::y]")
-    monkeypatch.setattr(pytestconfig.option, "dist", "loadfile", raising=False)
-    monkeypatch.setattr(pytestconfig.option, "tx", ["2*popen"], raising=False)  # as -n 2 sets it
-    scheduler = conftest.pytest_xdist_make_scheduler(pytestconfig, None)
-    scopes = [scheduler._split_scope(i) for i in ids]  # what pytest-xdist groups by
-    assert scopes[0] == scopes[1] == scopes[2] != scopes[3] == scopes[4]
-    assert scopes[5:] == ["tests/test_claims_05.py", "notebooks/05_x.ipynb", "notebooks/05_x.ipynb",
-                          "tests/test_train.py"]
-    monkeypatch.setattr(pytestconfig.option, "dist", "load")
-    assert conftest.pytest_xdist_make_scheduler(pytestconfig, None) is None  # other modes: xdist's own
-    assert "--dist loadfile" in (ROOT / "Makefile").read_text()
 
 
 def test_notebooks_the_browser_runs_are_not_run_again_by_nbval(pytestconfig, monkeypatch):
