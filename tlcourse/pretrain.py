@@ -30,7 +30,7 @@ def shipped_checkpoint_path() -> Path:
 
 def shipped_sources_dir() -> Path:
     """Where the package ships finished :func:`pretrained_once` checkpoints: the sources the
-    ``cpu`` profile pretrains for notebooks 07 (the cued letters network, the shuffled-letters one),
+    ``cpu`` profile pretrains for notebook 07 (the cued letters network, the shuffled-letters one),
     each under the name its cache file would have."""
     return Path(str(files("tlcourse") / "assets" / "pretrained"))
 
