@@ -64,8 +64,12 @@ def curves(cpu_digits) -> list[pd.DataFrame]:
 # --- 1 · negative transfer -------------------------------------------------------------------------
 
 def test_features_of_the_misleading_source_trail_random_features_from_2_labels_per_class(negative):
+    """The seeds cover the probes, not the source's own training: the same recipe trained with two
+    threads instead of one (other rounding) trailed by 0.97 points at 10 labels per class, not 2.3.
+    So the claim is 3 points at 2 and 5 labels per class, and half a point from 10 on."""
     lift = negative["shuffled probe"] - negative["random probe"]
-    assert lift[[b for b in PROBE_BUDGETS if b >= 2]].max() <= -1, lift  # measured: -10.0, -5.1, -2.3, -2.5, -2.1 at 2-50 (-0.3 at 1)
+    assert lift[[2, 5]].max() <= -3, lift  # measured: -10.0, -5.1
+    assert lift[[b for b in PROBE_BUDGETS if b >= 2]].max() <= -0.5, lift  # measured: -2.3, -2.5, -2.1 at 10-50 (-0.3 at 1)
 
 
 def test_fine_tuning_the_misleading_source_is_within_3_points_of_scratch(negative):

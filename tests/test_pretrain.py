@@ -165,13 +165,14 @@ def test_the_shipped_sources_are_the_ones_the_cpu_profile_asks_for(tmp_path, mon
 
     monkeypatch.setattr(pretrain_module, "pretrain_on", no_training)
     cpu = get_profile("cpu")
-    cued, meta = letters_cnn(cpu, SOURCE_CUE_RATE)
-    assert meta["cue_rate"] == SOURCE_CUE_RATE and meta["source_accuracy"] >= 0.99
-    shuffled, meta = misleading_cnn(cpu, progress=False)
-    assert meta["source_accuracy"] < 0.1  # shuffled labels: about chance (1 in 26)
-    assert {p.name for p in pretrain_module.shipped_sources_dir().rglob("*.pt")} == \
-        {p.name for p in pretrain_module.shipped_sources_dir().rglob("*_cnn-*.pt")}
-    assert len(list(pretrain_module.shipped_sources_dir().rglob("*.pt"))) == 2  # no stale copy left behind
+    cued, cued_meta = letters_cnn(cpu, SOURCE_CUE_RATE)
+    assert cued_meta["cue_rate"] == SOURCE_CUE_RATE and cued_meta["source_accuracy"] >= 0.99
+    shuffled, shuffled_meta = misleading_cnn(cpu, progress=False)
+    assert shuffled_meta["source_accuracy"] < 0.1  # shuffled labels: about chance (1 in 26)
+    shipped = pretrain_module.shipped_sources_dir()
+    # exactly these two files: no stale copy left behind by an older digest
+    assert {p.relative_to(shipped).as_posix() for p in shipped.rglob("*.pt")} == \
+        {cued_meta["checkpoint"], shuffled_meta["checkpoint"]}
 
 
 def test_cli_pretrain_sources_writes_what_it_had_to_train(tmp_path, monkeypatch, capsys):
@@ -182,4 +183,11 @@ def test_cli_pretrain_sources_writes_what_it_had_to_train(tmp_path, monkeypatch,
     assert written == ["bias", "limits"] and "wrote" in capsys.readouterr().out
     assert str(tmp_path / "mine") == os.environ["TLCOURSE_CACHE"]  # restored
     assert cli.main(["pretrain", "--profile", "smoke", "--sources"]) == 0
-    assert "nothing to write" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "nothing to write" in said and "not a source" not in said
+    stale = tmp_path / "shipped" / "limits" / "shuffled_letters_cnn-0000000000000000.pt"
+    stale.write_bytes(b"an older digest")
+    assert cli.main(["pretrain", "--profile", "smoke", "--sources"]) == 0
+    said = capsys.readouterr().out
+    assert "not a source of the smoke profile" in said and "limits/shuffled_letters_cnn-0000000000000000.pt" in said
+    assert stale.exists()  # reported, not deleted: another profile may ship it

@@ -102,7 +102,8 @@ def pretrained_once(source, epochs: int, name: str, seed: int = 0, progress: boo
 
     A checkpoint the package ships under the same name (:func:`shipped_sources_dir`) is read
     instead of training: the name holds the digest, so it is only found for exactly this data and
-    these settings (``tlcourse pretrain-sources`` writes them)."""
+    these settings (``tlcourse pretrain --sources`` writes them). The metadata's ``checkpoint``
+    is that file name."""
     if settings is not None:
         key = hashlib.sha256(f"{settings}|epochs={epochs}|seed={seed}".encode()).hexdigest()
     else:
@@ -111,9 +112,10 @@ def pretrained_once(source, epochs: int, name: str, seed: int = 0, progress: boo
     file = f"{name}-{key[:16]}.pt"
     path = cache_dir() / file
     if not path.exists() and (shipped_sources_dir() / file).exists():
-        return load_pretrained_cnn(shipped_sources_dir() / file)
-    if not path.exists():
+        path = shipped_sources_dir() / file
+    elif not path.exists():
         start = time.perf_counter()
         model, _, trained = pretrain_on(source() if callable(source) else source, epochs, seed=seed, progress=progress)
         save_checkpoint(model, {**trained, **meta, "seconds": time.perf_counter() - start}, path)
-    return load_pretrained_cnn(path)
+    model, stored = load_pretrained_cnn(path)
+    return model, {**stored, "checkpoint": file}

