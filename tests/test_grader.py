@@ -183,13 +183,6 @@ def test_unreadable_notebook_gets_a_row_with_the_reason(graded):
     assert row(graded, "garbage")["status"].startswith("not a readable notebook")
 
 
-def test_grades_are_deterministic(graded, tmp_path):
-    again = by_name(grade([graded.folder / "01_partly.ipynb"], tmp_path / "again.csv",
-                          Limits(seconds=TIME_LIMIT, memory_gb=MEMORY_GB), tests=graded.tests))
-    assert again.equals(graded.table.loc[again.index, again.columns])
-    assert again.loc["01_partly", "points"] == 7.5
-
-
 def test_parallel_grading_keeps_the_submissions_order(graded):
     assert graded.order == [str(p) for p in find_notebooks([graded.folder])]
 
@@ -271,6 +264,8 @@ def by_jobs(tmp_path_factory):
 
 
 def test_one_job_and_two_give_the_same_rows_in_the_same_order(by_jobs):
+    """Two gradings of the same notebooks, each with judges of its own: grades are deterministic,
+    whatever the number of jobs."""
     one, two = by_jobs.tables[1], by_jobs.tables[2]
     assert one.equals(two)  # rows hold no timings: every column must agree
     assert list(one["submission"]) == [str(p) for p in find_notebooks([by_jobs.folder])]
