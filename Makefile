@@ -123,7 +123,7 @@ doctor: setup
 # The course site (Jupyter Book 1, offline): every notebook executed in the cpu profile, the
 # exercises shown without running, never solutions/; open site/_build/html/index.html.
 # jupyter-cache keeps the outputs outside the notebooks and runs a notebook again only when its
-# code changes: the first build takes about as long as running the nine notebooks (half an hour
+# code changes: the first build takes about as long as running the nine notebooks (17 minutes
 # on 2 cores), a rebuild after a prose edit seconds. TLCOURSE_PROFILE=smoke make site builds a
 # quick check of the same path into site/_build/smoke/html. After a change to tlcourse/ itself,
 # `make site-clean` first: the cache only sees the notebooks' code.
