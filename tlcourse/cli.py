@@ -215,8 +215,9 @@ def pretrain_sources(profile_name: str) -> int:
     if not trained:
         print(f"every source was already shipped in {shipped_sources_dir()}: nothing to write")
     # Not deleted here: another profile's sources may be shipped too, and only the author knows.
-    unused = sorted(p.relative_to(shipped_sources_dir()).as_posix() for p in shipped_sources_dir().rglob("*.pt")
-                    if p.relative_to(shipped_sources_dir()).as_posix() not in used)
+    shipped = shipped_sources_dir()
+    unused = [name for name in sorted(p.relative_to(shipped).as_posix() for p in shipped.rglob("*.pt"))
+              if name not in used]
     if unused:
         print(f"shipped but not a source of the {profile.name} profile (delete each one no profile "
               f"uses any more, or the shipped-sources test fails): {', '.join(unused)}")

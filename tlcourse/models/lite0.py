@@ -8,10 +8,15 @@ also reproduces what the TensorFlow original did: "same" padding and BatchNorm e
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
 from ..errors import require
+
+if TYPE_CHECKING:  # at run time torchvision is imported where it is used: it costs a process 1.4 s
+    from torchvision import transforms as T
 
 TIMM_NAME = "tf_efficientnet_lite0"
 
@@ -59,13 +64,13 @@ def remap_keys(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[st
     return renamed
 
 
-def preprocess() -> "T.Compose":
+def preprocess() -> T.Compose:
     """PIL image -> (3, 224, 224) float tensor in [-1, 1], as Lite0 was trained.
 
     Resize the short side to 256 (bicubic), crop the central 224x224, scale to [0, 1],
     then (x - 0.5) / 0.5. Lite0 was trained on [-1, 1] inputs, not on ImageNet mean/std.
     """
-    from torchvision import transforms as T  # here: importing torchvision costs a process 1.4 s
+    from torchvision import transforms as T
 
     return T.Compose([
         T.Resize(256, interpolation=T.InterpolationMode.BICUBIC),
