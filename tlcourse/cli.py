@@ -206,16 +206,15 @@ def pretrain_sources(profile_name: str) -> int:
                 del os.environ[CACHE_ENV]
             else:
                 os.environ[CACHE_ENV] = before
-        trained = sorted(Path(cache).rglob("*_cnn-*.pt"))
-        for path in trained:
-            target = shipped_sources_dir() / path.relative_to(cache)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-            print(f"wrote {target}")
+        shipped = shipped_sources_dir()
+        trained = sorted(name for name in used if (Path(cache) / name).exists())  # the others were read from the package
+        for name in trained:
+            (shipped / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(Path(cache) / name, shipped / name)
+            print(f"wrote {shipped / name}")
     if not trained:
-        print(f"every source was already shipped in {shipped_sources_dir()}: nothing to write")
+        print(f"every source was already shipped in {shipped}: nothing to write")
     # Not deleted here: another profile's sources may be shipped too, and only the author knows.
-    shipped = shipped_sources_dir()
     unused = [name for name in sorted(p.relative_to(shipped).as_posix() for p in shipped.rglob("*.pt"))
               if name not in used]
     if unused:
